@@ -1,0 +1,158 @@
+"""Thin commands: parse, call the core, print. Errors are printed once, in main()."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from python_on_whales import DockerClient
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from rvlocal import checks, images, preflight
+from rvlocal.errors import RvlocalError
+from rvlocal.health import Readiness
+from rvlocal.project import DEFAULT_PROJECT_NAME, Project
+from rvlocal.services import SERVICES, active_services
+from rvlocal.stack import Stack, UpOptions
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="rvlocal: Receipt Vault Pro's observability stack on your machine.")
+console = Console()
+err = Console(stderr=True)
+
+ProjectName = typer.Option(DEFAULT_PROJECT_NAME, "--project-name", "-p",
+                           help="Compose project name; several stacks can run side by side.")
+Root = typer.Option(None, "--root", help="Repository root (default: found from the current directory).")
+
+
+def _say(message: str) -> None:
+    err.print(f"[dim]→ {message}[/dim]")
+
+
+def _readiness_table(states: list[Readiness]) -> Table:
+    table = Table(title="waiting for readiness", title_justify="left")
+    for col in ("service", "state", "health"):
+        table.add_column(col)
+    for r in states:
+        colour = "green" if r.ready else ("red" if r.failed else "yellow")
+        table.add_row(r.service, r.state, f"[{colour}]{r.health}[/{colour}]")
+    return table
+
+
+def _status_table(statuses, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("service", "state", "health", "url", "image"):
+        table.add_column(col, overflow="fold")
+    for s in statuses:
+        colour = "green" if s.ready else ("yellow" if s.state == "running" else "red")
+        table.add_row(s.service, s.state, f"[{colour}]{s.health}[/{colour}]", s.url, s.image)
+    return table
+
+
+@app.command()
+def up(project_name: str = ProjectName,
+       strict: bool = typer.Option(False, help="Fail when any service has no image."),
+       timeout: float = typer.Option(180.0, help="Seconds to wait for every service to be ready."),
+       port_offset: int = typer.Option(0, help="Add this to every published port."),
+       logs_agent: str = typer.Option("promtail", help="promtail (production today) or alloy."),
+       root: Optional[Path] = Root) -> None:
+    """Bring the stack up: preflight, images, compose up, wait until ready, print URLs."""
+    stack = Stack(Project.discover(root), project_name)
+    options = UpOptions(project_name, strict, timeout, port_offset, logs_agent)
+    with Live(console=err, transient=True, refresh_per_second=8) as live:
+        result = stack.up(options, log=lambda m: live.console.print(f"[dim]→ {m}[/dim]"),
+                          on_readiness=lambda states: live.update(_readiness_table(states)))
+    running = [s for s in result.statuses if s.service not in result.unavailable]
+    console.print(_status_table(running, f"rvlocal stack '{project_name}' is up"))
+    if result.unavailable:
+        console.print("[bold yellow]Not started (no image):[/bold yellow]")
+        for name, why in result.unavailable.items():
+            console.print(f"  [yellow]{name}[/yellow]: {why}")
+    if "grafana" not in result.unavailable:
+        console.print(f"Grafana login: admin / password in {result.grafana_password_file}")
+
+
+@app.command()
+def down(project_name: str = ProjectName,
+         volumes: bool = typer.Option(False, "--volumes", "-v", help="Also delete the data volumes."),
+         root: Optional[Path] = Root) -> None:
+    """Stop and remove the stack's containers and network (and volumes with --volumes)."""
+    Stack(Project.discover(root), project_name).down(volumes, log=_say)
+    console.print(f"stack '{project_name}' is down" + (" and its volumes deleted" if volumes else ""))
+
+
+@app.command()
+def status(project_name: str = ProjectName,
+           as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+           root: Optional[Path] = Root) -> None:
+    """Service, state, health, URL and image of every service of the stack."""
+    stack = Stack(Project.discover(root), project_name)
+    preflight.check_engine(stack.docker)
+    statuses = stack.status()
+    if as_json:
+        print(json.dumps([{"service": s.service, "state": s.state, "health": s.health,
+                           "url": s.url, "image": s.image} for s in statuses], indent=2))
+    else:
+        console.print(_status_table(statuses, f"rvlocal stack '{project_name}'"))
+
+
+@app.command()
+def logs(service: Optional[str] = typer.Argument(None, help="One service; all when omitted."),
+         follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines."),
+         project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
+    """Print the logs of one service or of all."""
+    for chunk in Stack(Project.discover(root), project_name).logs(service, follow):
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+
+@app.command("images")
+def images_cmd(root: Optional[Path] = Root) -> None:
+    """Per service: image present, pullable, buildable offline, or unavailable (changes nothing)."""
+    project = Project.discover(root)
+    docker = DockerClient()
+    preflight.check_engine(docker)
+    plan = images.plan(list(SERVICES), project.versions(), docker)
+    table = Table(title="images", title_justify="left")
+    for col in ("service", "image", "availability", "detail"):
+        table.add_column(col, overflow="fold")
+    rows = list(plan.choices.values()) + ([plan.python_base] if plan.python_base else [])
+    for c in rows:
+        colour = "red" if not c.usable else "green"
+        table.add_row(c.service, c.image, f"[{colour}]{c.availability.value}[/{colour}]", c.detail)
+    console.print(table)
+
+
+@app.command()
+def check(project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
+    """Validate the configuration offline (compose, promtool, amtool) without starting anything."""
+    stack = Stack(Project.discover(root), project_name)
+    preflight.check_engine(stack.docker)
+    env = stack.env()
+    plan = images.plan(active_services(), env, stack.docker, pullable=lambda ref: (False, "not asked"))
+    usable = {n: c.image for n, c in plan.choices.items() if c.availability.value == "present"}
+    results = checks.check_all(stack.project, stack.compose(), usable.get("prometheus"),
+                               usable.get("alertmanager"), use_cache=False, log=_say)
+    for r in results:
+        mark = "[green]✓[/green]" if r.ok else "[red]✗[/red]"
+        console.print(f"{mark} {r.name}" + (f" [dim]{r.detail}[/dim]" if r.detail else ""))
+    checks.raise_on_failure(results)
+
+
+def main() -> None:
+    try:
+        app()
+    except RvlocalError as exc:
+        err.print(f"[bold red]Error:[/bold red] {exc.message}")
+        if exc.hint:
+            err.print(exc.hint)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Compose control through python-on-whales: up, down, status, logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from rvlocal import checks, images, preflight, state
+from rvlocal.errors import RvlocalError, docker_failure
+from rvlocal.health import Readiness, readiness_of, wait_ready
+from rvlocal.project import DEFAULT_PROJECT_NAME, Project
+from rvlocal.services import LOGS_AGENTS, SERVICES, Service, active_services
+
+Log = Callable[[str], None]
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+@dataclass
+class UpOptions:
+    project_name: str = DEFAULT_PROJECT_NAME
+    strict: bool = False
+    timeout: float = 180.0
+    port_offset: int = 0
+    logs_agent: str = "promtail"
+
+
+@dataclass
+class ServiceStatus:
+    service: str
+    state: str
+    health: str
+    url: str
+    image: str
+    detail: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "running" and self.health == "healthy"
+
+
+@dataclass
+class UpResult:
+    statuses: list[ServiceStatus]
+    unavailable: dict[str, str] = field(default_factory=dict)
+    rebuilt_backend: bool = False
+    grafana_password_file: Path | None = None
+
+
+def url_of(service: Service, env: dict[str, str]) -> str:
+    return f"http://127.0.0.1:{env[service.port_var]}{service.url_path}"
+
+
+class Stack:
+    """One compose project of the rvlocal stack (several can run side by side)."""
+
+    def __init__(self, project: Project, name: str = DEFAULT_PROJECT_NAME,
+                 docker: DockerClient | None = None) -> None:
+        self.project = project
+        self.name = state.validate_project_name(name)
+        self.docker = docker or DockerClient()
+
+    # -- plumbing --------------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        """The env this stack runs (or would run) with."""
+        return state.read_env(self.project, self.name) or self._base_env(0)
+
+    def _base_env(self, port_offset: int) -> dict[str, str]:
+        values = state.apply_port_offset(self.project.versions(), port_offset)
+        values["RVLOCAL_PROJECT"] = self.name
+        values["RVLOCAL_STATE_DIR"] = str(self.project.state_dir)
+        return values
+
+    def compose(self, env_file: Path | None = None, profiles: list[str] | None = None) -> DockerClient:
+        env_file = env_file or state.env_path(self.project, self.name)
+        if not env_file.exists():
+            env_file = self.project.versions_file
+        return DockerClient(
+            compose_files=[self.project.compose_file],
+            compose_env_files=[env_file],
+            compose_project_name=self.name,
+            compose_project_directory=self.project.compose_dir,
+            compose_profiles=profiles or [],
+        )
+
+    def containers(self) -> dict[str, object]:
+        """This project's containers by service name (running or not)."""
+        found = self.docker.container.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.name}"})
+        return {c.config.labels.get(SERVICE_LABEL, c.name): c for c in found}
+
+    def own_ports(self) -> set[int]:
+        ports: set[int] = set()
+        for c in self.containers().values():
+            for bindings in (c.network_settings.ports or {}).values():
+                for b in bindings or []:
+                    if b.get("HostPort"):
+                        ports.add(int(b["HostPort"]))
+        return ports
+
+    # -- commands --------------------------------------------------------------------
+    def up(self, options: UpOptions, log: Log = lambda m: None,
+           on_readiness: Callable[[list[Readiness]], None] = lambda r: None) -> UpResult:
+        if options.logs_agent not in LOGS_AGENTS:
+            raise RvlocalError(f"unknown logs agent {options.logs_agent!r}", "Use promtail or alloy.")
+        preflight.check_engine(self.docker)
+        preflight.check_compose_v2(self.docker)
+        services = active_services(options.logs_agent)
+        env = self._base_env(options.port_offset)
+        preflight.check_ports(services, env, self.own_ports())
+
+        plan = images.plan(services, env, self.docker)
+        images.ensure(plan, self.docker, log=log)
+        unavailable = plan.unavailable
+        if unavailable and options.strict:
+            lines = "\n".join(f"  {n}: {why}" for n, why in unavailable.items())
+            raise RvlocalError(f"--strict: some services have no image; nothing was started:\n{lines}",
+                               "Run rvlocal images for details, or drop --strict to start the rest.")
+        env.update(plan.env_overrides())
+        env["RVLOCAL_LOGS_AGENT"] = options.logs_agent
+        env_file = state.write_env(self.project, self.name, env)
+        profiles = ["alloy"] if options.logs_agent == "alloy" else []
+        compose = self.compose(env_file, profiles)
+
+        rebuilt = False
+        usable = [s for s in services if s.name not in unavailable]
+        if any(s.built_from_repo for s in usable):
+            rebuilt = images.build_backend(self.project, compose, env["BACKEND_IMAGE"],
+                                           env["PYTHON_BASE_IMAGE"], log=log)
+
+        results = checks.check_all(
+            self.project, compose,
+            env["PROMETHEUS_IMAGE"] if "prometheus" not in unavailable else None,
+            env["ALERTMANAGER_IMAGE"] if "alertmanager" not in unavailable else None, log=log)
+        checks.raise_on_failure(results)
+        password = state.ensure_grafana_password(self.project)
+
+        names = [s.name for s in usable]
+        log(f"docker compose up -d {' '.join(names)}")
+        try:
+            compose.compose.up(names, detach=True, pull="never", no_build=True, quiet=True)
+        except DockerException as exc:
+            raise docker_failure("docker compose up", exc,
+                                 f"See rvlocal logs --project-name {self.name}; rvlocal down cleans up.") from exc
+
+        states = wait_ready(usable, self.containers, env, options.timeout, on_readiness)
+        not_ready = [r for r in states if not r.ready]
+        if not_ready:
+            detail = "\n".join(f"  {r.service}: {r.state}/{r.health} {r.detail}".rstrip() for r in not_ready)
+            raise RvlocalError(
+                f"not every service became ready within {options.timeout:.0f}s:\n{detail}",
+                f"Look at rvlocal logs SERVICE --project-name {self.name}; "
+                f"rvlocal down --project-name {self.name} stops what started.")
+        return UpResult(self.status(), unavailable, rebuilt, password)
+
+    def status(self) -> list[ServiceStatus]:
+        env = self.env()
+        agent = env.get("RVLOCAL_LOGS_AGENT", "promtail")
+        containers = self.containers()
+        out = []
+        for service in active_services(agent):
+            c = containers.get(service.name)
+            r = readiness_of(service, c, env)
+            image = c.config.image if c is not None else env.get(service.image_var, "")
+            out.append(ServiceStatus(service.name, r.state, r.health, url_of(service, env), image, r.detail))
+        return out
+
+    def down(self, volumes: bool = False, log: Log = lambda m: None) -> None:
+        preflight.check_engine(self.docker)
+        compose = self.compose(profiles=["alloy"])  # every profile, so nothing is left behind
+        log(f"docker compose down{' --volumes' if volumes else ''} ({self.name})")
+        try:
+            compose.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
+        except DockerException as exc:
+            raise docker_failure("docker compose down", exc) from exc
+
+    def logs(self, service: str | None, follow: bool, tail: str | None = "200") -> Iterator[str]:
+        services = [service] if service else []
+        if service and service not in {s.name for s in SERVICES}:
+            raise RvlocalError(f"unknown service {service!r}",
+                               "Known services: " + ", ".join(s.name for s in SERVICES))
+        compose = self.compose(profiles=["alloy"])
+        try:
+            for _source, chunk in compose.compose.logs(services, follow=follow, stream=True, tail=tail):
+                yield chunk.decode("utf-8", "replace")
+        except DockerException as exc:
+            raise docker_failure("docker compose logs", exc) from exc
