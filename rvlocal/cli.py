@@ -117,7 +117,7 @@ def images_cmd(root: Optional[Path] = Root) -> None:
     project = Project.discover(root)
     docker = DockerClient()
     preflight.check_engine(docker)
-    plan = images.plan(list(SERVICES), project.versions(), docker)
+    plan = images.plan_with_docker(list(SERVICES), project.versions(), docker)
     table = Table(title="images", title_justify="left")
     for col in ("service", "image", "availability", "detail"):
         table.add_column(col, overflow="fold")
@@ -134,7 +134,7 @@ def check(project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
     stack = Stack(Project.discover(root), project_name)
     preflight.check_engine(stack.docker)
     env = stack.env()
-    plan = images.plan(active_services(), env, stack.docker, pullable=lambda ref: (False, "not asked"))
+    plan = images.plan_with_docker(active_services(), env, stack.docker, ask_registry=False)
     usable = {n: c.image for n, c in plan.choices.items() if c.availability.value == "present"}
     results = checks.check_all(stack.project, stack.compose(), usable.get("prometheus"),
                                usable.get("alertmanager"), use_cache=False, log=_say)

@@ -64,10 +64,6 @@ class ImagePlan:
         return out
 
 
-def image_exists(docker: DockerClient, ref: str) -> bool:
-    return docker.image.exists(ref)
-
-
 def registry_reachable(docker: DockerClient, ref: str) -> tuple[bool, str]:
     """Whether `ref` could be pulled, asked of the registry without pulling it."""
     try:
@@ -91,14 +87,14 @@ def short_registry_error(text: str) -> str:
 
 
 def _choose(name: str, official: str, recipe_key: str | None, offline_tag: str | None,
-            docker: DockerClient, pullable: Callable[[str], tuple[bool, str]],
+            exists: Callable[[str], bool], pullable: Callable[[str], tuple[bool, str]],
             can_build_offline: bool) -> ImageChoice:
-    if image_exists(docker, official):
+    if exists(official):
         return ImageChoice(name, official, official, Availability.PRESENT)
     ok, why = pullable(official)
     if ok:
         return ImageChoice(name, official, official, Availability.PULLABLE)
-    if offline_tag and image_exists(docker, offline_tag):
+    if offline_tag and exists(offline_tag):
         return ImageChoice(name, official, offline_tag, Availability.PRESENT,
                            f"offline build ({official} cannot be pulled: {why})", recipe_key)
     if recipe_key and offline_tag and can_build_offline:
@@ -113,13 +109,9 @@ def _choose(name: str, official: str, recipe_key: str | None, offline_tag: str |
     return ImageChoice(name, official, official, Availability.UNAVAILABLE, reason)
 
 
-def plan(services: list[Service], versions: dict[str, str], docker: DockerClient,
-         pullable: Callable[[str], tuple[bool, str]] | None = None,
-         can_build_offline: bool | None = None) -> ImagePlan:
+def plan(services: list[Service], versions: dict[str, str], exists: Callable[[str], bool],
+         pullable: Callable[[str], tuple[bool, str]], can_build_offline: bool) -> ImagePlan:
     """Decide, without changing anything, which image each service will run."""
-    pullable = pullable or (lambda ref: registry_reachable(docker, ref))
-    if can_build_offline is None:
-        can_build_offline = offline.mmdebstrap_available()
     result = ImagePlan()
     for service in services:
         if service.built_from_repo:
@@ -127,11 +119,11 @@ def plan(services: list[Service], versions: dict[str, str], docker: DockerClient
         offline_tag = versions.get(f"{service.offline_recipe.upper()}_OFFLINE_IMAGE") if service.offline_recipe else None
         result.choices[service.name] = _choose(
             service.name, versions[service.image_var], service.offline_recipe, offline_tag,
-            docker, pullable, can_build_offline)
+            exists, pullable, can_build_offline)
     repo_built = [s for s in services if s.built_from_repo]
     if repo_built:
         base = _choose("python-base", versions["PYTHON_BASE_IMAGE"], "python-base",
-                       versions.get("PYTHON_BASE_OFFLINE_IMAGE"), docker, pullable,
+                       versions.get("PYTHON_BASE_OFFLINE_IMAGE"), exists, pullable,
                        can_build_offline)
         result.python_base = base
         for service in repo_built:
@@ -145,6 +137,13 @@ def plan(services: list[Service], versions: dict[str, str], docker: DockerClient
                     service.name, ref, ref, Availability.UNAVAILABLE,
                     f"no Python base image: {base.detail}")
     return result
+
+
+def plan_with_docker(services: list[Service], versions: dict[str, str], docker: DockerClient,
+                     ask_registry: bool = True) -> ImagePlan:
+    """plan() against this engine and registry (ask_registry=False: treat pulls as impossible)."""
+    pullable = (lambda ref: registry_reachable(docker, ref)) if ask_registry else (lambda ref: (False, "not asked"))
+    return plan(services, versions, docker.image.exists, pullable, offline.mmdebstrap_available())
 
 
 def source_hash(project: Project, base_image: str) -> str:

@@ -41,6 +41,9 @@ def check_compose_v2(docker: DockerClient) -> str:
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # SO_REUSEADDR: connections in TIME_WAIT (a stack just stopped) do not count as taken;
+        # a process listening on the port still does.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as exc:

@@ -89,7 +89,7 @@ class Stack:
 
     def containers(self) -> dict[str, object]:
         """This project's containers by service name (running or not)."""
-        found = self.docker.container.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.name}"})
+        found = self.docker.container.list(all=True, filters=[("label", f"{PROJECT_LABEL}={self.name}")])
         return {c.config.labels.get(SERVICE_LABEL, c.name): c for c in found}
 
     def own_ports(self) -> set[int]:
@@ -102,8 +102,9 @@ class Stack:
         return ports
 
     # -- commands --------------------------------------------------------------------
-    def up(self, options: UpOptions, log: Log = lambda m: None,
-           on_readiness: Callable[[list[Readiness]], None] = lambda r: None) -> UpResult:
+    def prepare(self, options: UpOptions, log: Log = lambda m: None) -> tuple[dict[str, str], list[Service], dict[str, str], bool]:
+        """Everything before compose up: preflight, images, env file, backend build.
+        Returns (env, usable services, unavailable services with reasons, backend rebuilt)."""
         if options.logs_agent not in LOGS_AGENTS:
             raise RvlocalError(f"unknown logs agent {options.logs_agent!r}", "Use promtail or alloy.")
         preflight.check_engine(self.docker)
@@ -112,7 +113,7 @@ class Stack:
         env = self._base_env(options.port_offset)
         preflight.check_ports(services, env, self.own_ports())
 
-        plan = images.plan(services, env, self.docker)
+        plan = images.plan_with_docker(services, env, self.docker)
         images.ensure(plan, self.docker, log=log)
         unavailable = plan.unavailable
         if unavailable and options.strict:
@@ -121,16 +122,18 @@ class Stack:
                                "Run rvlocal images for details, or drop --strict to start the rest.")
         env.update(plan.env_overrides())
         env["RVLOCAL_LOGS_AGENT"] = options.logs_agent
-        env_file = state.write_env(self.project, self.name, env)
-        profiles = ["alloy"] if options.logs_agent == "alloy" else []
-        compose = self.compose(env_file, profiles)
-
-        rebuilt = False
+        state.write_env(self.project, self.name, env)
         usable = [s for s in services if s.name not in unavailable]
+        rebuilt = False
         if any(s.built_from_repo for s in usable):
-            rebuilt = images.build_backend(self.project, compose, env["BACKEND_IMAGE"],
+            rebuilt = images.build_backend(self.project, self.compose(), env["BACKEND_IMAGE"],
                                            env["PYTHON_BASE_IMAGE"], log=log)
+        return env, usable, unavailable, rebuilt
 
+    def up(self, options: UpOptions, log: Log = lambda m: None,
+           on_readiness: Callable[[list[Readiness]], None] = lambda r: None) -> UpResult:
+        env, usable, unavailable, rebuilt = self.prepare(options, log)
+        compose = self.compose(profiles=["alloy"] if options.logs_agent == "alloy" else [])
         results = checks.check_all(
             self.project, compose,
             env["PROMETHEUS_IMAGE"] if "prometheus" not in unavailable else None,

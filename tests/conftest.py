@@ -1,0 +1,80 @@
+"""Shared fixtures and markers.
+
+- `docker` / `integration` tests skip when no Docker engine answers, and fail instead when
+  CI is set (a CI run that silently skips them would prove nothing).
+- `requires_image("GRAFANA_IMAGE")` skips, naming the image, when that image is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from rvlocal.preflight import port_is_free
+from rvlocal.project import Project
+from rvlocal.services import PORT_VARS
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# testcontainers: Ryuk cannot be pulled here, and /.dockerenv makes it think it runs in a
+# container; fixtures clean up after themselves instead.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
+
+_engine: bool | None = None
+
+
+def engine_answers() -> bool:
+    global _engine
+    if _engine is None:
+        try:
+            DockerClient().system.info()
+            _engine = True
+        except (DockerException, FileNotFoundError):
+            _engine = False
+    return _engine
+
+
+def pytest_runtest_setup(item):
+    needs_engine = item.get_closest_marker("docker") or item.get_closest_marker("integration")
+    if needs_engine and not engine_answers():
+        if os.environ.get("CI"):
+            pytest.fail("CI is set but no Docker engine answers: .ci/run must start one")
+        pytest.skip("no Docker engine answers (scripts/bootstrap.sh starts one)")
+    versions = Project(ROOT).versions()
+    wanted = [versions[m.args[0]] for m in item.iter_markers("requires_image")]
+    missing = [ref for ref in wanted if not DockerClient().image.exists(ref)]
+    if missing:
+        pytest.skip(f"image{'s' if len(missing) > 1 else ''} {', '.join(missing)} not present "
+                    "(no registry reachable here)")
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    return Project(ROOT)
+
+
+@pytest.fixture(scope="session")
+def docker() -> DockerClient:
+    return DockerClient()
+
+
+@pytest.fixture
+def stack_name() -> str:
+    """A project name of its own for every test stack."""
+    return f"rvtest-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def port_offset(project: Project) -> int:
+    """An offset whose every published port is free, so tests never collide with a dev stack."""
+    base = project.versions()
+    for offset in range(20000, 45000, 137):
+        if all(port_is_free(int(base[v]) + offset) for v in PORT_VARS):
+            return offset
+    pytest.fail("no free port range found for a test stack")
