@@ -1,13 +1,12 @@
-"""Readiness of each service: Docker's healthcheck where the image can run one, an HTTP
-probe from the host where it cannot (Promtail, Jaeger)."""
+"""Readiness of each service: its own readiness endpoint answers 200 through the published
+port on 127.0.0.1. Docker's in-container healthcheck, where the image has one, can still
+declare it unhealthy; rvlocal does not wait for that check's next tick to call it ready."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from typing import Callable
-
-import httpx
 
 from rvlocal.services import Service
 
@@ -29,6 +28,8 @@ class Readiness:
 
 
 def probe_http(url: str, timeout: float = 1.0) -> bool:
+    import httpx  # imported here: the CLI's start-up time counts in every `rvlocal up`
+
     try:
         return httpx.get(url, timeout=timeout).status_code == 200
     except httpx.HTTPError:
@@ -44,13 +45,11 @@ def readiness_of(service: Service, container, env: dict[str, str],
     status = state.status or "unknown"
     if status != "running":
         return Readiness(service.name, status, "none", f"exit code {state.exit_code}")
-    if service.probe_path:
-        url = f"http://127.0.0.1:{env[service.probe_port_var]}{service.probe_path}"
-        return Readiness(service.name, "running", "healthy" if probe(url) else "starting", url)
-    health = state.health.status if state.health else "none"
-    if health == "none":  # no healthcheck defined: running is all we can know
-        health = "healthy"
-    return Readiness(service.name, "running", health)
+    docker_health = state.health.status if state.health else None
+    if docker_health == "unhealthy":
+        return Readiness(service.name, "running", "unhealthy", "Docker healthcheck failing")
+    url = f"http://127.0.0.1:{env[service.probe_port_var or service.port_var]}{service.probe_path}"
+    return Readiness(service.name, "running", "healthy" if probe(url) else "starting", url)
 
 
 def wait_ready(services: list[Service], containers: Callable[[], dict], env: dict[str, str],

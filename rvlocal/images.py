@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -139,11 +140,33 @@ def plan(services: list[Service], versions: dict[str, str], exists: Callable[[st
     return result
 
 
+def local_tags(docker: DockerClient) -> set[str]:
+    """Every repo:tag the engine holds, in one call (one `docker image inspect` per image is slow)."""
+    tags: set[str] = set()
+    for image in docker.image.list():
+        for tag in image.repo_tags or []:
+            tags.add(tag)
+            if tag.startswith("docker.io/"):
+                tags.add(tag.removeprefix("docker.io/"))
+    return tags
+
+
 def plan_with_docker(services: list[Service], versions: dict[str, str], docker: DockerClient,
                      ask_registry: bool = True) -> ImagePlan:
-    """plan() against this engine and registry (ask_registry=False: treat pulls as impossible)."""
-    pullable = (lambda ref: registry_reachable(docker, ref)) if ask_registry else (lambda ref: (False, "not asked"))
-    return plan(services, versions, docker.image.exists, pullable, offline.mmdebstrap_available())
+    """plan() against this engine and registry (ask_registry=False: treat pulls as impossible).
+    Registry questions for absent images are asked in parallel, once each."""
+    tags = local_tags(docker)
+    exists = tags.__contains__
+    answers: dict[str, tuple[bool, str]] = {}
+    if ask_registry:
+        refs = {versions[s.image_var] for s in services if not s.built_from_repo}
+        refs.add(versions["PYTHON_BASE_IMAGE"])
+        absent = sorted(r for r in refs if not exists(r))
+        if absent:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                answers = dict(zip(absent, pool.map(lambda r: registry_reachable(docker, r), absent)))
+    pullable = lambda ref: answers.get(ref, (False, "not asked"))  # noqa: E731
+    return plan(services, versions, exists, pullable, offline.mmdebstrap_available())
 
 
 def source_hash(project: Project, base_image: str) -> str:

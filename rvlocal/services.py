@@ -17,29 +17,35 @@ class Service:
     image_var: str  # key in compose/.env holding the image reference
     port_var: str  # key of the main published port
     url_path: str = "/"  # printed URL path
-    # Readiness: None means Docker's healthcheck decides; a path means rvlocal probes
-    # http://127.0.0.1:<probe_port_var><path> from the host (images without shell tools).
-    probe_path: str | None = None
+    # Readiness: rvlocal probes http://127.0.0.1:<probe_port_var or port_var><probe_path> from
+    # the host, which also proves the published port works. Docker's in-container healthcheck
+    # (where the image can run one) still marks a service unhealthy.
+    probe_path: str = "/"
     probe_port_var: str | None = None
+    docker_healthcheck: bool = True
     offline_recipe: str | None = None  # key in rvlocal.offline.RECIPES
     built_from_repo: bool = False
     profile: str | None = None  # compose profile that enables it
 
 
 SERVICES: tuple[Service, ...] = (
-    Service("prometheus", "PROMETHEUS_IMAGE", "PROMETHEUS_PORT", offline_recipe="prometheus"),
-    Service("alertmanager", "ALERTMANAGER_IMAGE", "ALERTMANAGER_PORT", offline_recipe="alertmanager"),
-    Service("grafana", "GRAFANA_IMAGE", "GRAFANA_PORT"),
-    Service("loki", "LOKI_IMAGE", "LOKI_PORT", url_path="/ready"),
+    Service("prometheus", "PROMETHEUS_IMAGE", "PROMETHEUS_PORT", probe_path="/-/ready",
+            offline_recipe="prometheus"),
+    Service("alertmanager", "ALERTMANAGER_IMAGE", "ALERTMANAGER_PORT", probe_path="/-/ready",
+            offline_recipe="alertmanager"),
+    Service("grafana", "GRAFANA_IMAGE", "GRAFANA_PORT", probe_path="/api/health"),
+    Service("loki", "LOKI_IMAGE", "LOKI_PORT", probe_path="/ready"),
+    # No wget/curl in Promtail's image, no guaranteed shell in Jaeger's or Alloy's: host probe only.
     Service("promtail", "PROMTAIL_IMAGE", "PROMTAIL_PORT", url_path="/targets",
-            probe_path="/ready", probe_port_var="PROMTAIL_PORT"),
-    Service("alloy", "ALLOY_IMAGE", "ALLOY_PORT", probe_path="/-/ready",
-            probe_port_var="ALLOY_PORT", profile="alloy"),
+            probe_path="/ready", docker_healthcheck=False),
+    Service("alloy", "ALLOY_IMAGE", "ALLOY_PORT", probe_path="/-/ready", profile="alloy",
+            docker_healthcheck=False),
     Service("jaeger", "JAEGER_IMAGE", "JAEGER_UI_PORT", probe_path="/status",
-            probe_port_var="JAEGER_HEALTH_PORT"),
-    Service("backend", "BACKEND_IMAGE", "BACKEND_PORT", url_path="/health", built_from_repo=True),
+            probe_port_var="JAEGER_HEALTH_PORT", docker_healthcheck=False),
+    Service("backend", "BACKEND_IMAGE", "BACKEND_PORT", url_path="/health",
+            probe_path="/health/readiness", built_from_repo=True),
     Service("alert-sink", "BACKEND_IMAGE", "ALERT_SINK_PORT", url_path="/api/notifications",
-            built_from_repo=True),
+            probe_path="/health", built_from_repo=True),
 )
 
 LOGS_AGENTS = ("promtail", "alloy")

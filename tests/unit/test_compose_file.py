@@ -54,8 +54,8 @@ def test_every_image_comes_from_the_version_file(compose, project):
 def test_readiness_is_defined_for_every_service(compose):
     for service in SERVICES:
         has_healthcheck = "healthcheck" in compose["services"][service.name]
-        assert has_healthcheck != bool(service.probe_path), (
-            f"{service.name}: exactly one of a compose healthcheck or a host probe")
+        assert has_healthcheck == service.docker_healthcheck, service.name
+        assert service.probe_path.startswith("/"), service.name
     loki = compose["services"]["loki"]["healthcheck"]["test"]
     assert loki == ["CMD", "/usr/bin/loki", "-health"], "Loki's image is distroless"
 
