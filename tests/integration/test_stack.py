@@ -141,3 +141,27 @@ def test_logs_and_traces_services_become_ready(stack, stack_name, port_offset):
     stack.up(UpOptions(stack_name, port_offset=port_offset, timeout=180))
     ready = {s.service: s.ready for s in stack.status()}
     assert ready["loki"] and ready["promtail"] and ready["jaeger"]
+
+
+def test_a_broken_config_fails_up_before_any_container_exists(project, stack_name, port_offset, docker,
+                                                              tmp_path):
+    import shutil
+
+    from rvlocal.project import Project
+
+    for folder in ("compose", "alerts", "dashboards", "rvlocal/backend"):
+        shutil.copytree(project.root / folder, tmp_path / folder,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(project.root / "rvlocal/__init__.py", tmp_path / "rvlocal/__init__.py")
+    config = tmp_path / "compose/prometheus/prometheus.yml"
+    config.write_text(config.read_text().replace("scrape_interval: 15s", "scrape_interval: fifteen"))
+
+    broken = Stack(Project(tmp_path), stack_name)
+    try:
+        with pytest.raises(RvlocalError) as exc:
+            broken.up(UpOptions(stack_name, port_offset=port_offset))
+        assert "promtool check config" in exc.value.message
+        assert "fifteen" in exc.value.message, "the checker's own words reach the user"
+        assert leftovers(docker, stack_name)["containers"] == []
+    finally:
+        broken.down(volumes=True)
