@@ -135,7 +135,7 @@ def check(project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
     preflight.check_engine(stack.docker)
     env = stack.env()
     plan = images.plan_with_docker(active_services(), env, stack.docker, ask_registry=False)
-    usable = {n: c.image for n, c in plan.choices.items() if c.availability.value == "present"}
+    usable = {n: c.image for n, c in plan.choices.items() if c.availability is images.Availability.PRESENT}
     results = checks.check_all(stack.project, stack.compose(), usable.get("prometheus"),
                                usable.get("alertmanager"), use_cache=False, log=_say)
     for r in results:

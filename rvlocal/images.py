@@ -17,7 +17,7 @@ from python_on_whales.exceptions import DockerException
 from rvlocal import offline
 from rvlocal.errors import RvlocalError, docker_failure
 from rvlocal.project import Project
-from rvlocal.services import Service
+from rvlocal.services import Service, by_name
 
 SOURCE_HASH_LABEL = "org.rvlocal.source-hash"
 # What the backend image is built from; a change here rebuilds it on the next `up`.
@@ -57,8 +57,6 @@ class ImagePlan:
 
     def env_overrides(self) -> dict[str, str]:
         """Env-file entries that point compose at the images chosen here."""
-        from rvlocal.services import by_name
-
         out = {by_name(n).image_var: c.image for n, c in self.choices.items() if c.usable}
         if self.python_base and self.python_base.usable:
             out["PYTHON_BASE_IMAGE"] = self.python_base.image

@@ -80,5 +80,9 @@ def by_name(name: str) -> Service:
 
 def active_services(logs_agent: str = "promtail") -> list[Service]:
     """The services one stack runs: all but the logs agent not chosen."""
-    other = "alloy" if logs_agent == "promtail" else "promtail"
-    return [s for s in SERVICES if s.name != other]
+    return [s for s in SERVICES if s.name not in LOGS_AGENTS or s.name == logs_agent]
+
+
+def profiles_of(services) -> list[str]:
+    """The compose profiles that enable these services."""
+    return sorted({s.profile for s in services if s.profile})

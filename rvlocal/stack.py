@@ -13,7 +13,7 @@ from rvlocal import checks, images, preflight, state
 from rvlocal.errors import RvlocalError, docker_failure
 from rvlocal.health import Readiness, readiness_of, wait_ready
 from rvlocal.project import DEFAULT_PROJECT_NAME, Project
-from rvlocal.services import LOGS_AGENTS, SERVICES, Service, active_services
+from rvlocal.services import LOGS_AGENTS, SERVICES, Service, active_services, profiles_of
 
 Log = Callable[[str], None]
 PROJECT_LABEL = "com.docker.compose.project"
@@ -133,7 +133,7 @@ class Stack:
     def up(self, options: UpOptions, log: Log = lambda m: None,
            on_readiness: Callable[[list[Readiness]], None] = lambda r: None) -> UpResult:
         env, usable, unavailable, rebuilt = self.prepare(options, log)
-        compose = self.compose(profiles=["alloy"] if options.logs_agent == "alloy" else [])
+        compose = self.compose(profiles=profiles_of(usable))
         results = checks.check_all(
             self.project, compose,
             env["PROMETHEUS_IMAGE"] if "prometheus" not in unavailable else None,
@@ -173,7 +173,7 @@ class Stack:
 
     def down(self, volumes: bool = False, log: Log = lambda m: None) -> None:
         preflight.check_engine(self.docker)
-        compose = self.compose(profiles=["alloy"])  # every profile, so nothing is left behind
+        compose = self.compose(profiles=profiles_of(SERVICES))  # every profile: nothing left behind
         log(f"docker compose down{' --volumes' if volumes else ''} ({self.name})")
         try:
             compose.compose.down(remove_orphans=True, volumes=volumes, quiet=True)
@@ -185,7 +185,7 @@ class Stack:
         if service and service not in {s.name for s in SERVICES}:
             raise RvlocalError(f"unknown service {service!r}",
                                "Known services: " + ", ".join(s.name for s in SERVICES))
-        compose = self.compose(profiles=["alloy"])
+        compose = self.compose(profiles=profiles_of(SERVICES))
         try:
             for _source, chunk in compose.compose.logs(services, follow=follow, stream=True, tail=tail):
                 yield chunk.decode("utf-8", "replace")

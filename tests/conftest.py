@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from pathlib import Path
@@ -26,18 +27,13 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
 
-_engine: bool | None = None
-
-
+@functools.cache
 def engine_answers() -> bool:
-    global _engine
-    if _engine is None:
-        try:
-            DockerClient().system.info()
-            _engine = True
-        except (DockerException, FileNotFoundError):
-            _engine = False
-    return _engine
+    try:
+        DockerClient().system.info()
+        return True
+    except (DockerException, FileNotFoundError):
+        return False
 
 
 def pytest_runtest_setup(item):

@@ -10,7 +10,7 @@ import pytest
 from rvlocal import preflight, state
 from rvlocal.errors import RvlocalError, docker_failure
 from rvlocal.project import Project, parse_env_file
-from rvlocal.services import active_services
+from rvlocal.services import PORT_VARS, active_services
 
 
 def test_port_offset_shifts_every_port(project):
@@ -60,9 +60,7 @@ def test_a_taken_port_is_named_with_its_service(project):
         s.listen()
         taken = s.getsockname()[1]
         env["PROMETHEUS_PORT"] = str(taken)
-        for var in ("ALERTMANAGER_PORT", "GRAFANA_PORT", "LOKI_PORT", "PROMTAIL_PORT", "JAEGER_UI_PORT",
-                    "JAEGER_OTLP_GRPC_PORT", "JAEGER_OTLP_HTTP_PORT", "JAEGER_HEALTH_PORT",
-                    "BACKEND_PORT", "ALERT_SINK_PORT"):
+        for var in set(PORT_VARS) - {"PROMETHEUS_PORT"}:
             env[var] = "0"  # port 0 always binds
         with pytest.raises(RvlocalError) as exc:
             preflight.check_ports(active_services(), env, own_ports=set())
