@@ -9,29 +9,20 @@ from typing import Optional
 
 import typer
 from python_on_whales import DockerClient
-from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from rvlocal import checks, images, preflight
+from rvlocal.cli_common import ProjectName, Root, console, err, say
+from rvlocal.cli_traffic import chaos_app, load
 from rvlocal.errors import RvlocalError
 from rvlocal.health import Readiness
-from rvlocal.project import DEFAULT_PROJECT_NAME, Project
+from rvlocal.project import Project
 from rvlocal.services import SERVICES, active_services
 from rvlocal.stack import Stack, UpOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="rvlocal: Receipt Vault Pro's observability stack on your machine.")
-console = Console()
-err = Console(stderr=True)
-
-ProjectName = typer.Option(DEFAULT_PROJECT_NAME, "--project-name", "-p",
-                           help="Compose project name; several stacks can run side by side.")
-Root = typer.Option(None, "--root", help="Repository root (default: found from the current directory).")
-
-
-def _say(message: str) -> None:
-    err.print(f"[dim]→ {message}[/dim]")
 
 
 def _readiness_table(states: list[Readiness]) -> Table:
@@ -82,7 +73,7 @@ def down(project_name: str = ProjectName,
          volumes: bool = typer.Option(False, "--volumes", "-v", help="Also delete the data volumes."),
          root: Optional[Path] = Root) -> None:
     """Stop and remove the stack's containers and network (and volumes with --volumes)."""
-    Stack(Project.discover(root), project_name).down(volumes, log=_say)
+    Stack(Project.discover(root), project_name).down(volumes, log=say)
     console.print(f"stack '{project_name}' is down" + (" and its volumes deleted" if volumes else ""))
 
 
@@ -137,11 +128,15 @@ def check(project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
     plan = images.plan_with_docker(active_services(), env, stack.docker, ask_registry=False)
     usable = {n: c.image for n, c in plan.choices.items() if c.availability is images.Availability.PRESENT}
     results = checks.check_all(stack.project, stack.compose(), usable.get("prometheus"),
-                               usable.get("alertmanager"), use_cache=False, log=_say)
+                               usable.get("alertmanager"), use_cache=False, log=say)
     for r in results:
         mark = "[green]✓[/green]" if r.ok else "[red]✗[/red]"
         console.print(f"{mark} {r.name}" + (f" [dim]{r.detail}[/dim]" if r.detail else ""))
     checks.raise_on_failure(results)
+
+
+app.command()(load)
+app.add_typer(chaos_app, name="chaos")
 
 
 def main() -> None:

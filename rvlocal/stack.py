@@ -123,6 +123,7 @@ class Stack:
         env.update(plan.env_overrides())
         env["RVLOCAL_LOGS_AGENT"] = options.logs_agent
         state.write_env(self.project, self.name, env)
+        state.ensure_secrets(self.project)
         usable = [s for s in services if s.name not in unavailable]
         rebuilt = False
         if any(s.built_from_repo for s in usable):
@@ -139,7 +140,7 @@ class Stack:
             env["PROMETHEUS_IMAGE"] if "prometheus" not in unavailable else None,
             env["ALERTMANAGER_IMAGE"] if "alertmanager" not in unavailable else None, log=log)
         checks.raise_on_failure(results)
-        password = state.ensure_grafana_password(self.project)
+        password = state.grafana_password_file(self.project)
 
         names = [s.name for s in usable]
         log(f"docker compose up -d {' '.join(names)}")

@@ -53,24 +53,50 @@ def read_env(project: Project, name: str) -> dict[str, str] | None:
     return parse_env_file(path.read_text(encoding="utf-8"))
 
 
-def ensure_state_dir(project: Project) -> Path:
-    project.state_dir.mkdir(mode=0o700, exist_ok=True)
-    return project.state_dir
+def ensure_state_dir(project_or_dir: Project | Path) -> Path:
+    path = project_or_dir if isinstance(project_or_dir, Path) else project_or_dir.state_dir
+    path.mkdir(mode=0o700, exist_ok=True)
+    return path
 
 
 def grafana_password_file(project: Project) -> Path:
     return project.state_dir / "grafana-admin-password"
 
 
+def admin_token_file(project: Project) -> Path:
+    """The backend's /admin token (fault injection); `rvlocal chaos` reads it from here."""
+    return project.state_dir / "backend-admin-token"
+
+
 def ensure_grafana_password(project: Project) -> Path:
     """Generate Grafana's admin password once; never admin/admin, never committed."""
-    ensure_state_dir(project)
-    path = grafana_password_file(project)
+    return _ensure_secret(grafana_password_file(project))
+
+
+def ensure_admin_token(project: Project) -> Path:
+    return _ensure_secret(admin_token_file(project))
+
+
+def ensure_secrets(project: Project) -> None:
+    ensure_grafana_password(project)
+    ensure_admin_token(project)
+
+
+def read_admin_token(project: Project) -> str:
+    path = admin_token_file(project)
+    if not path.exists():
+        raise RvlocalError(f"no backend admin token at {path}",
+                           "Run rvlocal up first; it generates the token and passes it to the backend.")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _ensure_secret(path: Path) -> Path:
+    ensure_state_dir(path.parent)
     if not path.exists() or not path.read_text().strip():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_urlsafe(24))
-    # Readable by Grafana's uid inside the container (a bind mount keeps host permissions);
+    # Readable by the service's uid inside the container (a bind mount keeps host permissions);
     # the .rvlocal directory itself is 0700, so other users of this machine cannot reach it.
     path.chmod(0o644)
     return path

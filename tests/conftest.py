@@ -66,11 +66,15 @@ def stack_name() -> str:
     return f"rvtest-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture
-def port_offset(project: Project) -> int:
+def free_port_offset(project: Project, start: int = 20000) -> int:
     """An offset whose every published port is free, so tests never collide with a dev stack."""
     base = project.versions()
-    for offset in range(20000, 45000, 137):
+    for offset in range(start, 45000, 137):
         if all(port_is_free(int(base[v]) + offset) for v in PORT_VARS):
             return offset
     pytest.fail("no free port range found for a test stack")
+
+
+@pytest.fixture
+def port_offset(project: Project) -> int:
+    return free_port_offset(project)

@@ -1,90 +1,69 @@
-"""Sample Receipt Vault backend: health endpoints and production's metric names.
+"""The sample Receipt Vault backend: production's API shape, metrics, health, logs and traces,
+and fault injection so alerts can be proven to fire.
 
-Minimal for the stack; the backend work adds receipts, OCR, traces, logs and faults.
+`create_app()` reads settings from the environment when called (uvicorn --factory), never at
+import time; tests pass settings, a clock-free in-memory span exporter and a log stream.
 """
 
 from __future__ import annotations
 
-import os
-import time
+import random
+from contextlib import asynccontextmanager
+from typing import IO
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    ProcessCollector,
-    generate_latest,
-)
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SpanExporter
 
-from rvlocal import __version__
-
-# Buckets must contain the SLO threshold (0.2 s) so the latency SLI is exact.
-REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.registry = registry
-        self.requests = Counter(
-            "receipt_vault_requests_total",
-            "HTTP requests by method, route template and status code.",
-            ["method", "endpoint", "status"],
-            registry=registry,
-        )
-        self.duration = Histogram(
-            "receipt_vault_request_duration_seconds",
-            "HTTP request duration by method and route template.",
-            ["method", "endpoint"],
-            buckets=REQUEST_BUCKETS,
-            registry=registry,
-        )
-        ProcessCollector(registry=registry)
+from rvlocal.backend import admin, health, receipts
+from rvlocal.backend.context import Backend
+from rvlocal.backend.faults import Faults
+from rvlocal.backend.logs import make_logger
+from rvlocal.backend.metrics import Metrics
+from rvlocal.backend.middleware import RequestTelemetry
+from rvlocal.backend.ocr import SimulatedOcr
+from rvlocal.backend.settings import Settings
+from rvlocal.backend.store import ReceiptStore
+from rvlocal.backend.tracing import make_tracer_provider
 
 
-def create_app() -> FastAPI:
-    started = time.time()
-    metrics = Metrics(CollectorRegistry())
-    app = FastAPI(title="Receipt Vault backend (rvlocal sample)", version=__version__)
+def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter | None = None,
+               log_stream: IO[str] | None = None, seed: int | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    provider = make_tracer_provider(settings, span_exporter) if settings.instrumentation else None
+    rng = random.Random(seed)
+    b = Backend(
+        settings=settings,
+        store=ReceiptStore(settings.data_dir / "receipts.sqlite3"),
+        metrics=Metrics(),
+        tracer=provider.get_tracer("rvlocal.backend") if provider else trace.NoOpTracer(),
+        logger=make_logger(settings.service, log_stream),
+        faults=Faults(),
+        ocr=SimulatedOcr(settings.ocr, rng),
+        rng=rng,
+    )
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        # The route template, never the raw path: bounded label cardinality.
-        endpoint = getattr(route, "path", "unmatched")
-        if endpoint != "/metrics":
-            metrics.requests.labels(request.method, endpoint, str(response.status_code)).inc()
-            metrics.duration.labels(request.method, endpoint).observe(time.perf_counter() - t0)
-        return response
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI):
+        b.logger.info("receipt vault backend started", extra={"faults": {}})
+        yield
+        for task in list(b.tasks):
+            task.cancel()
+        if provider:
+            provider.shutdown()
+        b.store.close()
 
-    @app.get("/health")
-    def health() -> JSONResponse:
-        return JSONResponse(
-            {
-                "status": "healthy",
-                "version": __version__,
-                "uptime_seconds": round(time.time() - started, 1),
-                "environment": os.environ.get("RV_ENV", "local"),
-            }
-        )
+    app = FastAPI(title="Receipt Vault backend (rvlocal sample)", version=settings.version, lifespan=lifespan)
+    app.state.backend = b
+    app.include_router(health.router(b))
+    app.include_router(receipts.router(b))
+    app.include_router(admin.router(b))
 
-    @app.get("/health/liveness")
-    def liveness() -> dict:
-        return {"status": "ok"}
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        body, content_type = b.metrics.expose(request.headers.get("accept", ""))
+        return Response(body, media_type=content_type)
 
-    @app.get("/health/readiness")
-    def readiness() -> dict:
-        return {"status": "ready"}
-
-    @app.get("/metrics")
-    def metrics_endpoint() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
+    if settings.instrumentation:
+        app.add_middleware(RequestTelemetry, backend=b)
     return app
-
-
-app = create_app()

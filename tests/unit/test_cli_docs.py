@@ -10,8 +10,14 @@ from typer.testing import CliRunner
 from rvlocal.cli import app
 
 
-def commands():
-    return get_command(app).commands
+def commands() -> dict:
+    """Every command by its full name, sub-commands included ("chaos error-rate")."""
+    out = {}
+    for name, command in get_command(app).commands.items():
+        out[name] = command
+        for sub, sub_command in getattr(command, "commands", {}).items():
+            out[f"{name} {sub}"] = sub_command
+    return out
 
 
 def test_every_command_has_help():
