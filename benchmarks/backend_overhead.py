@@ -5,7 +5,8 @@
    receiver (accepts and discards, so serialisation and export are paid for) and writes its JSON
    lines to a file. A keep-alive HTTP client (raw asyncio streams, far cheaper than the servers)
    drives each in turn with a closed loop, alternating rounds; prints requests/s of each side and
-   the ratio instrumented/plain (target >= 0.85).
+   the ratio instrumented/plain (target >= 0.85), for two workloads: `reads` (the lightest
+   path: a one-row SQLite lookup, so the worst case) and `mix` (rvlocal load's default mix).
 2. `rvlocal load` at 200 rps for 10 s against the instrumented server: achieved/offered
    (target >= 0.98).
 
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import os
 import socket
 import statistics
@@ -75,7 +78,25 @@ def seed(url: str, n: int = 50) -> list[str]:
     return ids
 
 
-async def closed_loop(url: str, paths: list[str], seconds: float, connections: int) -> float:
+def requests_for(workload: str, ids: list[str]) -> list[bytes]:
+    """Raw HTTP/1.1 requests, built once. `reads`: 70% single receipts, 30% pages of 20 (the
+    lightest path, so the worst case for relative overhead). `mix`: rvlocal load's default mix
+    (30% uploads with a 2 KB image, 50% reads, 20% lists)."""
+    def get(path: str) -> bytes:
+        return f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+
+    reads = [get(f"/api/receipts/{i}") for i in ids[:35]] + [get("/api/receipts?page_size=20")] * 15
+    if workload == "reads":
+        return reads
+    body = json.dumps({"merchant": "Bench Cafe", "amount": 12.5, "currency": "USD", "user_type": "business",
+                       "image_base64": base64.b64encode(bytes(range(256)) * 8).decode()}).encode()
+    upload = (b"POST /api/receipts HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+              + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    lists = [get("/api/receipts?page_size=20")] * 20
+    return [upload] * 30 + reads[:35] + reads[:15] + lists
+
+
+async def closed_loop(url: str, requests: list[bytes], seconds: float, connections: int) -> float:
     """Requests/s with `connections` keep-alive connections, each sending its next request
     as soon as the previous answer is read."""
     host, port = url.removeprefix("http://").split(":")
@@ -87,9 +108,8 @@ async def closed_loop(url: str, paths: list[str], seconds: float, connections: i
         reader, writer = await asyncio.open_connection(host, int(port))
         i = k
         while time.perf_counter() < stop:
-            path = paths[i % len(paths)]
+            writer.write(requests[i % len(requests)])
             i += connections
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
             head = await reader.readuntil(b"\r\n\r\n")
             length = int(next(l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")))
             await reader.readexactly(length)
@@ -106,6 +126,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=4.0, help="per measurement")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workload", choices=("reads", "mix"), nargs="+", default=["reads", "mix"])
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -114,23 +135,22 @@ def main() -> int:
         servers = {mode: start_server(mode == "instrumented", Path(tmp), otlp_port)
                    for mode in ("plain", "instrumented")}
         try:
-            paths = {}
-            for mode, (_proc, url) in servers.items():
-                ids = seed(url)
-                # 70% single reads, 30% pages of 20: the read path a dashboard user drives.
-                paths[mode] = [f"/api/receipts/{i}" for i in ids[:35]] + ["/api/receipts?page_size=20"] * 15
-                asyncio.run(closed_loop(url, paths[mode], 1.0, args.connections))  # warm-up
-            rates: dict[str, list[float]] = {"plain": [], "instrumented": []}
-            for r in range(args.rounds):
-                order = ("plain", "instrumented") if r % 2 == 0 else ("instrumented", "plain")
-                for mode in order:
-                    rate = asyncio.run(closed_loop(servers[mode][1], paths[mode], args.seconds, args.connections))
-                    rates[mode].append(rate)
-                    print(f"round {r + 1} {mode:>12}: {rate:8.0f} req/s", flush=True)
-            plain, instrumented = statistics.median(rates["plain"]), statistics.median(rates["instrumented"])
-            print(f"\nmedian plain        {plain:8.0f} req/s")
-            print(f"median instrumented {instrumented:8.0f} req/s")
-            print(f"ratio instrumented/plain = {instrumented / plain:.3f}  (target >= 0.85)")
+            ids = {mode: seed(url) for mode, (_proc, url) in servers.items()}
+            for workload in args.workload:
+                requests = {mode: requests_for(workload, ids[mode]) for mode in servers}
+                for mode, (_proc, url) in servers.items():
+                    asyncio.run(closed_loop(url, requests[mode], 1.0, args.connections))  # warm-up
+                rates: dict[str, list[float]] = {"plain": [], "instrumented": []}
+                for r in range(args.rounds):
+                    order = ("plain", "instrumented") if r % 2 == 0 else ("instrumented", "plain")
+                    for mode in order:
+                        rate = asyncio.run(closed_loop(servers[mode][1], requests[mode], args.seconds,
+                                                       args.connections))
+                        rates[mode].append(rate)
+                        print(f"{workload:>5} round {r + 1} {mode:>12}: {rate:8.0f} req/s", flush=True)
+                plain, instrumented = statistics.median(rates["plain"]), statistics.median(rates["instrumented"])
+                print(f"{workload:>5}: median plain {plain:.0f} req/s, instrumented {instrumented:.0f} req/s, "
+                      f"ratio instrumented/plain = {instrumented / plain:.3f}  (target >= 0.85)\n", flush=True)
 
             plan = load.LoadPlan(servers["instrumented"][1], rps=200, duration_s=10,
                                  mix=load.Mix.parse(load.DEFAULT_MIX), seed=1)

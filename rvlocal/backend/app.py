@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from rvlocal.backend import admin, health, receipts
 from rvlocal.backend.context import Backend
 from rvlocal.backend.faults import Faults
-from rvlocal.backend.logs import make_logger
+from rvlocal.backend.logs import AccessLog, make_logger
 from rvlocal.backend.metrics import Metrics
 from rvlocal.backend.middleware import RequestTelemetry
 from rvlocal.backend.ocr import SimulatedOcr
@@ -32,12 +32,14 @@ def create_app(settings: Settings | None = None, *, span_exporter: SpanExporter 
     settings = settings or Settings.from_env()
     provider = make_tracer_provider(settings, span_exporter) if settings.instrumentation else None
     rng = random.Random(seed)
+    logger = make_logger(settings.service, log_stream)
     b = Backend(
         settings=settings,
         store=ReceiptStore(settings.data_dir / "receipts.sqlite3"),
         metrics=Metrics(),
         tracer=provider.get_tracer("rvlocal.backend") if provider else trace.NoOpTracer(),
-        logger=make_logger(settings.service, log_stream),
+        logger=logger,
+        access_log=AccessLog(logger, settings.service),
         faults=Faults(),
         ocr=SimulatedOcr(settings.ocr, rng),
         rng=rng,

@@ -37,6 +37,17 @@ class Metrics:
             ["type"], registry=r)
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
+        # labels() takes a lock and builds a key on every call; the hot path caches children.
+        self._request_children: dict[tuple[str, str, int], tuple] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float, trace_id: int) -> None:
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(method, route, str(status)), self.duration.labels(method, route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds, exemplar(trace_id))
 
     def expose(self, accept_header: str) -> tuple[bytes, str]:
         """OpenMetrics (with exemplars) when the scraper asks for it, else the text format.

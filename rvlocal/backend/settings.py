@@ -35,6 +35,8 @@ class Settings:
     otlp_traces_url: str = ""  # empty: spans are still created (ids in logs) but not exported
     admin_token: str = ""  # empty: the admin API refuses every call
     instrumentation: bool = True  # off only for benchmarks/backend_overhead.py
+    # Traces recorded per second (Datadog's default rate limit); 0 records every trace.
+    traces_per_second: float = 100.0
     max_image_bytes: int = 5 * 1024 * 1024
     min_free_disk_bytes: int = 50 * 1024 * 1024
     ocr: OcrSettings = field(default_factory=OcrSettings)
@@ -59,6 +61,7 @@ class Settings:
             data_dir=Path(first("RV_DATA_DIR", default="/data")),
             otlp_traces_url=_traces_url(env),
             admin_token=_read_token(env),
+            traces_per_second=float(first("RV_TRACES_PER_SECOND", default=str(cls.traces_per_second))),
             instrumentation=first("RV_INSTRUMENTATION", default="on").lower() not in ("off", "0", "false"),
             ocr=ocr,
         )

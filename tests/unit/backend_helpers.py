@@ -62,5 +62,5 @@ class Harness:
 
 def settings_for(tmp_path, **overrides) -> Settings:
     base = Settings(data_dir=tmp_path, admin_token=TOKEN, ocr=FAST_OCR, environment="test",
-                    version="9.9.9")
+                    version="9.9.9", traces_per_second=0)
     return replace(base, **overrides)

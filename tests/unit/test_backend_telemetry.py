@@ -177,3 +177,26 @@ def test_a_hanging_trace_exporter_never_blocks_requests(make_backend, monkeypatc
         time.sleep(0.05)
     assert _StuckExporter.calls >= 1, "spans must have reached the exporter's thread"
     _StuckExporter.released.set()
+
+
+def test_rate_limited_sampler_keeps_at_most_n_new_traces_a_second():
+    from opentelemetry.sdk.trace.sampling import Decision
+    now = [0.0]
+    sampler = tracing.RateLimitedSampler(3, clock=lambda: now[0])
+    decide = lambda: sampler.should_sample(None, 1, "GET").decision  # noqa: E731
+    assert [decide() for _ in range(5)] == [Decision.RECORD_AND_SAMPLE] * 3 + [Decision.DROP] * 2
+    now[0] += 0.34  # one token back
+    assert [decide() for _ in range(2)] == [Decision.RECORD_AND_SAMPLE, Decision.DROP]
+
+
+def test_unrecorded_requests_log_a_trace_id_but_leave_no_exemplar(make_backend):
+    h = make_backend(traces_per_second=1)  # the first request takes the only token
+    for _ in range(3):
+        h.client.get("/api/receipts")
+    recorded = {format(s.context.trace_id, "032x") for s in h.spans.get_finished_spans()}
+    logged = [l["trace_id"] for l in h.log_lines() if l["msg"] == "request"]
+    assert len(recorded) == 1 and len(set(logged)) == 3, "every request has its own trace id"
+    text = h.client.get("/metrics", headers={"Accept": OPENMETRICS}).text
+    exemplar_ids = {s.exemplar.labels["trace_id"] for f in parse_openmetrics(text) for s in f.samples
+                    if s.exemplar and s.name == "receipt_vault_request_duration_seconds_bucket"}
+    assert exemplar_ids == recorded, "exemplars point only at traces that were recorded"
