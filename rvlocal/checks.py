@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,6 +17,7 @@ import yaml
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
+from rvlocal import rules, slo, state
 from rvlocal.errors import RvlocalError
 from rvlocal.project import Project
 
@@ -44,11 +46,11 @@ class ToolFailed(Exception):
 
 
 def run_tool(docker: DockerClient, image: str, entrypoint: str, args: list[str],
-             volumes: list[tuple[Path, str]]) -> str:
+             volumes: list[tuple[Path, str]], workdir: str | None = None) -> str:
     """Run a checker inside `image` with no network; returns its combined output, raises
     ToolFailed (with that output) on a non-zero exit. `docker.run` would not keep stderr."""
     container = docker.container.create(
-        image, args, entrypoint=entrypoint, networks=["none"],
+        image, args, entrypoint=entrypoint, networks=["none"], workdir=workdir,
         volumes=[(str(src), dst, "ro") for src, dst in volumes])
     try:
         container.start()
@@ -77,13 +79,73 @@ def promtool_check_config(project: Project, docker: DockerClient, image: str) ->
         return CheckResult("promtool check config", False, exc.output.strip())
 
 
-def amtool_check_config(project: Project, docker: DockerClient, image: str) -> CheckResult:
-    volumes = [(project.compose_dir / "alertmanager" / "alertmanager.yml", "/etc/alertmanager/alertmanager.yml")]
+def promtool_test_rules(project: Project, docker: DockerClient, image: str) -> CheckResult:
+    """The promtool unit tests of every alert (alerts/tests/), with Prometheus' own engine."""
+    tests = [p.name for p in rules.test_files(project)]
+    if not tests:
+        return CheckResult("promtool test rules", False, "no alerts/tests/*.test.yml")
     try:
-        run_tool(docker, image, "amtool", ["check-config", "/etc/alertmanager/alertmanager.yml"], volumes)
+        out = run_tool(docker, image, "promtool", ["test", "rules", *tests],
+                       [(project.root / "alerts", "/rules")], workdir="/rules/tests")
+        return CheckResult("promtool test rules", True, f"{len(tests)} files: " + _last_line(out))
+    except ToolFailed as exc:
+        return CheckResult("promtool test rules", False, exc.output.strip())
+
+
+def _alertmanager_volumes(project: Project) -> list[tuple[Path, str]]:
+    am = project.compose_dir / "alertmanager"
+    return [(am / "alertmanager.yml", "/etc/alertmanager/alertmanager.yml"),
+            (am / "templates", "/etc/alertmanager/templates"),
+            (state.ensure_alertmanager_secrets(project), "/etc/alertmanager/secrets")]
+
+
+def amtool_check_config(project: Project, docker: DockerClient, image: str) -> CheckResult:
+    try:
+        run_tool(docker, image, "amtool", ["check-config", "/etc/alertmanager/alertmanager.yml"],
+                 _alertmanager_volumes(project))
         return CheckResult("amtool check-config", True)
     except ToolFailed as exc:
         return CheckResult("amtool check-config", False, exc.output.strip())
+
+
+def amtool_routes(project: Project, docker: DockerClient, image: str) -> CheckResult:
+    """compose/alertmanager/routes.test.yaml: each case reaches exactly its receivers. One
+    container runs every case (amtool config routes test prints the receivers it resolves)."""
+    cases = yaml.safe_load((project.compose_dir / "alertmanager" / "routes.test.yaml").read_text(encoding="utf-8"))
+    script = []
+    for i, case in enumerate(cases):
+        labels = " ".join(shlex.quote(f"{k}={v}") for k, v in case["labels"].items())
+        script.append(f"echo '@@{i}'; amtool config routes test --config.file=/etc/alertmanager/alertmanager.yml {labels} 2>/dev/null")
+    try:
+        out = run_tool(docker, image, "sh", ["-c", "; ".join(script)], _alertmanager_volumes(project))
+    except ToolFailed as exc:
+        return CheckResult("amtool config routes test", False, exc.output.strip())
+    got = {int(block.split("\n", 1)[0]): block.split("\n", 1)[1].strip().splitlines()[-1:]
+           for block in out.split("@@")[1:]}
+    wrong = []
+    for i, case in enumerate(cases):
+        resolved = got.get(i, [""])[0].split(",") if got.get(i) else []
+        if resolved != case["receivers"]:
+            wrong.append(f"{case['labels']} reaches {resolved or 'nothing'}, expected {case['receivers']}")
+    if wrong:
+        return CheckResult("amtool config routes test", False, "\n".join(wrong))
+    return CheckResult("amtool config routes test", True, f"{len(cases)} routing cases")
+
+
+def alert_conventions(project: Project) -> list[CheckResult]:
+    """Severity, annotations, runbooks and unit tests for every alert; SLO rules up to date."""
+    results = []
+    problems = rules.convention_problems(project)
+    results.append(CheckResult("alerts: severity, annotations, runbooks", not problems, "\n".join(problems)))
+    problems = rules.untested(project)
+    results.append(CheckResult("alerts: a firing and a silent unit test each", not problems, "\n".join(problems)))
+    try:
+        stale_files = slo.stale(project.root / "alerts" / "slos.yaml", project.root / "alerts" / "generated")
+        results.append(CheckResult("alerts/generated up to date with alerts/slos.yaml", not stale_files,
+                                   "stale: " + ", ".join(stale_files) + "; run rvlocal slo generate" if stale_files else ""))
+    except RvlocalError as exc:
+        results.append(CheckResult("alerts/slos.yaml", False, str(exc)))
+    return results
 
 
 def compose_config(docker: DockerClient) -> CheckResult:
@@ -132,17 +194,19 @@ def check_all(project: Project, docker: DockerClient, prometheus_image: str | No
                 return [CheckResult("configuration unchanged since the last passing check", True, cached=True)]
         except ValueError:
             pass
-    results = [compose_config(docker), *yaml_configs(project)]
+    results = [compose_config(docker), *yaml_configs(project), *alert_conventions(project)]
     if prometheus_image:
-        log(f"promtool check config (in {prometheus_image})")
+        log(f"promtool check config, promtool test rules (in {prometheus_image})")
         results.append(promtool_check_config(project, docker, prometheus_image))
+        results.append(promtool_test_rules(project, docker, prometheus_image))
     else:
-        results.append(CheckResult("promtool check config", True, "skipped: no Prometheus image"))
+        results.append(CheckResult("promtool check config and test rules", True, "skipped: no Prometheus image"))
     if alertmanager_image:
-        log(f"amtool check-config (in {alertmanager_image})")
+        log(f"amtool check-config, amtool config routes test (in {alertmanager_image})")
         results.append(amtool_check_config(project, docker, alertmanager_image))
+        results.append(amtool_routes(project, docker, alertmanager_image))
     else:
-        results.append(CheckResult("amtool check-config", True, "skipped: no Alertmanager image"))
+        results.append(CheckResult("amtool check-config and routes", True, "skipped: no Alertmanager image"))
     if all(r.ok for r in results) and prometheus_image and alertmanager_image:
         project.state_dir.mkdir(mode=0o700, exist_ok=True)
         cache_file.write_text(json.dumps({"ok_fingerprint": key}))

@@ -12,7 +12,7 @@ from python_on_whales import DockerClient
 from rich.live import Live
 from rich.table import Table
 
-from rvlocal import checks, images, preflight
+from rvlocal import checks, images, preflight, slo
 from rvlocal.cli_common import ProjectName, Root, console, err, say
 from rvlocal.cli_traffic import chaos_app, load
 from rvlocal.errors import RvlocalError
@@ -51,10 +51,13 @@ def up(project_name: str = ProjectName,
        timeout: float = typer.Option(180.0, help="Seconds to wait for every service to be ready."),
        port_offset: int = typer.Option(0, help="Add this to every published port."),
        logs_agent: str = typer.Option("promtail", help="promtail (production today) or alloy."),
+       fast_alerts: bool = typer.Option(False, help="Run a variant of the rules and routing derived from "
+                                        "the same files with short for/windows/group timings: alerts "
+                                        "fire and resolve within about a minute (demos, tests)."),
        root: Optional[Path] = Root) -> None:
     """Bring the stack up: preflight, images, compose up, wait until ready, print URLs."""
     stack = Stack(Project.discover(root), project_name)
-    options = UpOptions(project_name, strict, timeout, port_offset, logs_agent)
+    options = UpOptions(project_name, strict, timeout, port_offset, logs_agent, fast_alerts)
     with Live(console=err, transient=True, refresh_per_second=8) as live:
         result = stack.up(options, log=lambda m: live.console.print(f"[dim]→ {m}[/dim]"),
                           on_readiness=lambda states: live.update(_readiness_table(states)))
@@ -135,8 +138,28 @@ def check(project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
     checks.raise_on_failure(results)
 
 
+slo_app = typer.Typer(no_args_is_help=True, help="SLOs: alerts/slos.yaml (a Sloth spec) to rules.")
+
+
+@slo_app.command("generate")
+def slo_generate(check_only: bool = typer.Option(False, "--check", help="Only say whether the files are stale."),
+                 root: Optional[Path] = Root) -> None:
+    """Write alerts/generated/*.rules.yml from alerts/slos.yaml: SLI recordings, budget, burn-rate alerts."""
+    project = Project.discover(root)
+    spec, out = project.root / "alerts" / "slos.yaml", project.root / "alerts" / "generated"
+    if check_only:
+        stale_files = slo.stale(spec, out)
+        if stale_files:
+            raise RvlocalError(f"stale generated rules: {', '.join(stale_files)}", "Run rvlocal slo generate.")
+        console.print("alerts/generated is up to date with alerts/slos.yaml")
+        return
+    for path in slo.generate(spec, out):
+        console.print(f"wrote {path.relative_to(project.root)}")
+
+
 app.command()(load)
 app.add_typer(chaos_app, name="chaos")
+app.add_typer(slo_app, name="slo")
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import Callable, Iterator
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from rvlocal import checks, images, preflight, state
+from rvlocal import checks, images, preflight, rules, state
 from rvlocal.errors import RvlocalError, docker_failure
 from rvlocal.health import Readiness, readiness_of, wait_ready
 from rvlocal.project import DEFAULT_PROJECT_NAME, Project
@@ -27,6 +27,7 @@ class UpOptions:
     timeout: float = 180.0
     port_offset: int = 0
     logs_agent: str = "promtail"
+    fast_alerts: bool = False
 
 
 @dataclass
@@ -122,6 +123,10 @@ class Stack:
                                "Run rvlocal images for details, or drop --strict to start the rest.")
         env.update(plan.env_overrides())
         env["RVLOCAL_LOGS_AGENT"] = options.logs_agent
+        if options.fast_alerts:
+            env.update(rules.write_fast_variant(self.project, self.name))
+            log(f"fast alerts: for <= {rules.FAST_MAX_FOR}, windows <= {rules.FAST_MAX_WINDOW}, "
+                f"group_wait {rules.FAST_GROUP_WAIT}, group_interval {rules.FAST_GROUP_INTERVAL}")
         state.write_env(self.project, self.name, env)
         state.ensure_secrets(self.project)
         usable = [s for s in services if s.name not in unavailable]

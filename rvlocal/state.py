@@ -77,9 +77,37 @@ def ensure_admin_token(project: Project) -> Path:
     return _ensure_secret(admin_token_file(project))
 
 
+ALERT_SINK_URL = "http://alert-sink:9099"
+SLACK_CHANNELS = ("alerts-critical", "alerts-warning", "alerts-info")
+
+
+def alertmanager_secrets_dir(project: Project) -> Path:
+    return project.state_dir / "alertmanager-secrets"
+
+
+def ensure_alertmanager_secrets(project: Project) -> Path:
+    """The files Alertmanager's receivers read (api_url_file, routing_key_file). Locally the
+    Slack URLs point at the alert sink and the PagerDuty routing key is random; in a cluster
+    they come from Kubernetes Secrets."""
+    folder = ensure_state_dir(project) / "alertmanager-secrets"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)  # Alertmanager runs as nobody; .rvlocal/ itself stays 0700
+    for channel in SLACK_CHANNELS:
+        severity = channel.removeprefix("alerts-")
+        path = folder / f"slack-{severity}-url"
+        path.write_text(f"{ALERT_SINK_URL}/slack/{channel}\n", encoding="utf-8")
+        path.chmod(0o644)
+    key = folder / "pagerduty-routing-key"
+    if not key.exists() or len(key.read_text().strip()) != 32:
+        key.write_text(secrets.token_hex(16) + "\n", encoding="utf-8")
+    key.chmod(0o644)
+    return folder
+
+
 def ensure_secrets(project: Project) -> None:
     ensure_grafana_password(project)
     ensure_admin_token(project)
+    ensure_alertmanager_secrets(project)
 
 
 def read_admin_token(project: Project) -> str:
