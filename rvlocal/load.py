@@ -175,7 +175,9 @@ Progress = Callable[[LoadResult], None]
 
 
 async def run(plan: LoadPlan, on_progress: Progress = lambda r: None,
-              clock: Callable[[], float] = time.perf_counter) -> LoadResult:
+              clock: Callable[[], float] = time.perf_counter,
+              stop: Callable[[], bool] = lambda: False) -> LoadResult:
+    """Send the plan; `stop()` returning True ends it early (what has been sent completes)."""
     plan.validate()
     result = LoadResult(planned=plan.total)
     traffic = _Traffic(plan.mix, random.Random(plan.seed))
@@ -205,6 +207,8 @@ async def run(plan: LoadPlan, on_progress: Progress = lambda r: None,
         start = clock()
         try:
             for i in range(plan.total):
+                if stop():
+                    break
                 scheduled = start + i / plan.rps
                 delay = scheduled - clock()
                 if delay > 0:
@@ -230,5 +234,6 @@ async def run(plan: LoadPlan, on_progress: Progress = lambda r: None,
     return result
 
 
-def run_sync(plan: LoadPlan, on_progress: Progress = lambda r: None) -> LoadResult:
-    return asyncio.run(run(plan, on_progress))
+def run_sync(plan: LoadPlan, on_progress: Progress = lambda r: None,
+             stop: Callable[[], bool] = lambda: False) -> LoadResult:
+    return asyncio.run(run(plan, on_progress, stop=stop))

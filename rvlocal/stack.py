@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import httpx
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
@@ -163,7 +164,25 @@ class Stack:
                 f"not every service became ready within {options.timeout:.0f}s:\n{detail}",
                 f"Look at rvlocal logs SERVICE --project-name {self.name}; "
                 f"rvlocal down --project-name {self.name} stops what started.")
+        self.reload_configs(names, env, log)
         return UpResult(self.status(), unavailable, rebuilt, password)
+
+    def reload_configs(self, running: list[str], env: dict[str, str], log: Log = lambda m: None) -> None:
+        """Containers that were already up keep the rule and routing files they loaded; both
+        servers re-read them on POST /-/reload, so `rvlocal up` after an edit applies it."""
+        for service, port_var in (("prometheus", "PROMETHEUS_PORT"), ("alertmanager", "ALERTMANAGER_PORT")):
+            if service not in running:
+                continue
+            url = f"http://127.0.0.1:{env[port_var]}/-/reload"
+            try:
+                response = httpx.post(url, timeout=10)
+            except httpx.HTTPError as exc:
+                raise RvlocalError(f"{service} did not answer {url}: {exc}",
+                                   f"Look at rvlocal logs {service} --project-name {self.name}.") from None
+            if response.status_code != 200:
+                raise RvlocalError(f"{service} refused to reload its configuration: {response.text.strip()[:500]}",
+                                   f"rvlocal check shows what is wrong; rvlocal logs {service} more.")
+            log(f"{service} reloaded its configuration")
 
     def status(self) -> list[ServiceStatus]:
         env = self.env()

@@ -55,7 +55,10 @@ def _slack(r: dict) -> str:
 
 
 def _pagerduty(r: dict) -> str:
-    details = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in r.get("details", {}).items() if v)
+    def cell(value) -> str:
+        return "<br>".join(_e(v) for v in value) if isinstance(value, list) else _e(value)
+
+    details = "".join(f"<tr><td>{_e(k)}</td><td>{cell(v)}</td></tr>" for k, v in r.get("details", {}).items() if v)
     state = "resolved" if r["status"] == "resolved" else "triggered"
     return (f'<div class="card pd"><div class="meta">PagerDuty · {_when(r["received_at"])} · dedup {_e(r.get("dedup_key", ""))}</div>'
             f'<div class="head"><span class="sev {_e(r.get("severity", ""))}">{_e(r.get("severity", "") or "—")}</span>'
