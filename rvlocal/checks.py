@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from rvlocal import rules, slo, state
+from rvlocal import dashboards, rules, slo, state
 from rvlocal.errors import RvlocalError
 from rvlocal.project import Project
 
@@ -132,6 +133,37 @@ def amtool_routes(project: Project, docker: DockerClient, image: str) -> CheckRe
     return CheckResult("amtool config routes test", True, f"{len(cases)} routing cases")
 
 
+def dashboards_static(project: Project) -> CheckResult:
+    problems = dashboards.static_problems(project)
+    return CheckResult("dashboards: JSON, ids, datasources, metrics, size", not problems,
+                       "\n".join(str(p) for p in problems))
+
+
+def promtool_dashboard_queries(project: Project, docker: DockerClient, image: str) -> CheckResult:
+    """Every Prometheus query of every dashboard, variables substituted, parsed by promtool
+    (as recording rules: promtool has no offline query parser of its own)."""
+    targets = dashboards.prometheus_targets(project)
+    folder = state.ensure_state_dir(project) / "checks"
+    folder.mkdir(exist_ok=True)
+    folder.chmod(0o755)
+    path = folder / "dashboard-queries.rules.yml"
+    group = {"name": "dashboard-queries",
+             "rules": [{"record": f"rvlocal:dashboard_query:{i}", "expr": expr} for i, (*_, expr) in enumerate(targets)]}
+    path.write_text(yaml.safe_dump({"groups": [group]}, sort_keys=False, width=1000), encoding="utf-8")
+    path.chmod(0o644)
+    try:
+        run_tool(docker, image, "promtool", ["check", "rules", "/check/dashboard-queries.rules.yml"], [(folder, "/check")])
+        return CheckResult("dashboards: PromQL parses (promtool)", True, f"{len(targets)} queries")
+    except ToolFailed as exc:
+        problems = []
+        for line in exc.output.splitlines():
+            m = re.search(r"rvlocal:dashboard_query:(\d+)\"?:?\s*(.*)", line)
+            if m:
+                file, panel, target, _ = targets[int(m.group(1))]
+                problems.append(f'{file}: panel {panel.id} "{panel.title}": target {target.ref}: {m.group(2).strip()}')
+        return CheckResult("dashboards: PromQL parses (promtool)", False, "\n".join(problems) or exc.output.strip())
+
+
 def alert_conventions(project: Project) -> list[CheckResult]:
     """Severity, annotations, runbooks and unit tests for every alert; SLO rules up to date."""
     results = []
@@ -172,7 +204,7 @@ def _fingerprint(project: Project, docker: DockerClient, images: dict[str, str])
     for ref in sorted(images.values()):
         digest.update(ref.encode())
         digest.update(docker.image.inspect(ref).id.encode())
-    for folder in ("compose", "alerts"):
+    for folder in ("compose", "alerts", "dashboards"):
         for f in sorted((project.root / folder).rglob("*")):
             if f.is_file() and "ca-certificates" not in f.parts:
                 digest.update(str(f.relative_to(project.root)).encode())
@@ -194,11 +226,12 @@ def check_all(project: Project, docker: DockerClient, prometheus_image: str | No
                 return [CheckResult("configuration unchanged since the last passing check", True, cached=True)]
         except ValueError:
             pass
-    results = [compose_config(docker), *yaml_configs(project), *alert_conventions(project)]
+    results = [compose_config(docker), *yaml_configs(project), *alert_conventions(project), dashboards_static(project)]
     if prometheus_image:
-        log(f"promtool check config, promtool test rules (in {prometheus_image})")
+        log(f"promtool check config, test rules, dashboard queries (in {prometheus_image})")
         results.append(promtool_check_config(project, docker, prometheus_image))
         results.append(promtool_test_rules(project, docker, prometheus_image))
+        results.append(promtool_dashboard_queries(project, docker, prometheus_image))
     else:
         results.append(CheckResult("promtool check config and test rules", True, "skipped: no Prometheus image"))
     if alertmanager_image:

@@ -18,7 +18,7 @@ from rvlocal.cli_traffic import chaos_app, load
 from rvlocal.errors import RvlocalError
 from rvlocal.health import Readiness
 from rvlocal.project import Project
-from rvlocal.services import SERVICES, active_services
+from rvlocal.services import SERVICES, active_services, by_name
 from rvlocal.stack import Stack, UpOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -157,9 +157,69 @@ def slo_generate(check_only: bool = typer.Option(False, "--check", help="Only sa
         console.print(f"wrote {path.relative_to(project.root)}")
 
 
+dashboards_app = typer.Typer(no_args_is_help=True, help="Dashboards: check them, and preview them without Grafana.")
+
+
+@dashboards_app.command("check")
+def dashboards_check(root: Optional[Path] = Root) -> None:
+    """Check dashboards/*.json: JSON, ids, datasource uids, metrics, size, and PromQL (promtool)."""
+    project = Project.discover(root)
+    docker = DockerClient()
+    results = [checks.dashboards_static(project)]
+    plan = images.plan_with_docker([by_name("prometheus")], project.versions(), docker, ask_registry=False)
+    choice = plan.choices["prometheus"]
+    if choice.availability is images.Availability.PRESENT:
+        results.append(checks.promtool_dashboard_queries(project, docker, choice.image))
+    else:
+        console.print("[yellow]no Prometheus image: PromQL not parsed (rvlocal up builds one)[/yellow]")
+    for r in results:
+        console.print(("[green]✓[/green] " if r.ok else "[red]✗[/red] ") + r.name + (f" [dim]{r.detail}[/dim]" if r.ok and r.detail else ""))
+    checks.raise_on_failure(results)
+
+
+@dashboards_app.command("preview")
+def dashboards_preview(dashboard: Optional[str] = typer.Argument(None, help="executive, operational, debug or slo; all when omitted."),
+                       range_: str = typer.Option("1h", "--range", help="How far back from now, e.g. 30m, 6h."),
+                       out: Path = typer.Option(Path(".rvlocal/previews"), help="Folder for the PNG files."),
+                       prometheus: Optional[str] = typer.Option(None, help="Prometheus URL (default: the stack's)."),
+                       project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
+    """Draw each Prometheus panel's queries over a range into a PNG, where Grafana cannot run."""
+    from datetime import datetime, timedelta
+
+    from prometheus_api_client import PrometheusConnect
+
+    from rvlocal import dashboards, preview
+    from rvlocal.durations import parse_duration
+
+    project = Project.discover(root)
+    paths = dashboards.files(project)
+    if dashboard:
+        paths = [p for p in paths if p.stem == dashboard]
+        if not paths:
+            raise RvlocalError(f"no dashboard {dashboard!r}",
+                               "Known: " + ", ".join(p.stem for p in dashboards.files(project)))
+    url = prometheus or f"http://127.0.0.1:{Stack(project, project_name).env()['PROMETHEUS_PORT']}"
+    prom = PrometheusConnect(url=url, disable_ssl=True)
+    try:
+        answers = prom.check_prometheus_connection()
+    except Exception:  # noqa: BLE001 — requests' connection errors, whatever their class
+        answers = False
+    if not answers:
+        raise RvlocalError(f"Prometheus at {url} does not answer", "Run rvlocal up, or pass --prometheus URL.")
+    seconds = parse_duration(range_, "--range")
+    end = datetime.now()
+    start = end - timedelta(seconds=seconds)
+    step = f"{max(15, int(seconds // 240))}s"
+    for path in paths:
+        say(f"querying {url} for {path.name} ({range_}, step {step})")
+        png, empty = preview.render(path, prom, start, end, out / f"{path.stem}.png", step)
+        console.print(f"wrote {png}" + (f" [yellow]({empty} panels without data)[/yellow]" if empty else ""))
+
+
 app.command()(load)
 app.add_typer(chaos_app, name="chaos")
 app.add_typer(slo_app, name="slo")
+app.add_typer(dashboards_app, name="dashboards")
 
 
 def main() -> None:

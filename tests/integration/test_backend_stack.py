@@ -147,3 +147,29 @@ def test_chaos_stop_takes_the_target_down_and_start_brings_it_back(running):
             pass
         time.sleep(0.5)
     assert wait_until(prom, up, 1.0) == 1.0
+
+
+def test_every_dashboard_query_returns_data_and_previews_render(running, tmp_path):
+    """Under a short bounded load, every Prometheus query of every dashboard answers at least
+    one series (what Grafana would draw), and the preview draws them into PNGs."""
+    from datetime import datetime, timedelta
+
+    from rvlocal import dashboards, preview
+
+    stack, prom, url = running
+    result = load.run_sync(load.LoadPlan(url, rps=10, duration_s=15, mix=load.Mix.parse(load.DEFAULT_MIX), seed=3))
+    assert result.errors == 0
+    targets = dashboards.prometheus_targets(stack.project)
+    deadline = time.monotonic() + 90  # OCR finishes ~3 s later, then a scrape, then rule evaluation
+    empty = targets
+    while empty and time.monotonic() < deadline:
+        empty = [(f, p, t, e) for f, p, t, e in empty if not prom.custom_query(e)]
+        if empty:
+            time.sleep(3)
+    assert not empty, "queries without data:\n" + "\n".join(f'{f}: panel {p.id} "{p.title}" {t.ref}: {e}'
+                                                           for f, p, t, e in empty)
+    end = datetime.now()
+    for path in dashboards.files(stack.project):
+        png, no_data = preview.render(path, prom, end - timedelta(minutes=10), end, tmp_path / f"{path.stem}.png", "15s")
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+        assert no_data == 0, f"{path.name}: {no_data} panels drew no data"

@@ -92,7 +92,7 @@ def test_prometheus_mirrors_production(compose, project):
     assert config["global"]["scrape_interval"] == "15s"
     assert config["global"]["evaluation_interval"] == "15s"
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "alertmanager", "grafana", "loki", "promtail", "jaeger",
+    assert set(jobs) == {"prometheus", "alertmanager", "grafana", "loki", "promtail", "alloy", "jaeger",
                          "receipt-vault-backend"}
     for name, job in jobs.items():
         drops = [r for r in job.get("metric_relabel_configs", []) if r.get("action") == "drop"]
@@ -126,3 +126,26 @@ def test_every_service_port_var_exists(project):
     for name, vars_ in SERVICE_PORT_VARS.items():
         for var in vars_:
             assert var in versions, f"{name}: {var} missing from compose/.env"
+
+
+def test_grafana_links_metrics_logs_and_traces(project):
+    ds = {d["uid"]: d for d in yaml.safe_load(
+        (project.compose_dir / "grafana/provisioning/datasources/datasources.yaml").read_text())["datasources"]}
+    assert ds["prometheus"]["jsonData"]["exemplarTraceIdDestinations"] == [{"name": "trace_id", "datasourceUid": "jaeger"}]
+    derived = ds["loki"]["jsonData"]["derivedFields"][0]
+    assert (derived["name"], derived["datasourceUid"]) == ("trace_id", "jaeger")
+    to_logs = ds["jaeger"]["jsonData"]["tracesToLogsV2"]
+    assert to_logs["datasourceUid"] == "loki" and "__span.traceId" in to_logs["query"]
+    assert ds["jaeger"]["jsonData"]["tracesToMetrics"]["datasourceUid"] == "prometheus"
+
+
+def test_promtail_and_alloy_label_and_filter_the_same_way(project):
+    promtail = yaml.safe_load((project.compose_dir / "promtail" / "promtail.yaml").read_text())
+    job = promtail["scrape_configs"][0]
+    assert {r["target_label"] for r in job["relabel_configs"]} >= {"container", "service"}
+    stages = job["pipeline_stages"]
+    assert any("drop" in s and "/health" in s["drop"]["expression"] for s in stages)
+    backend = next(s["match"] for s in stages if "match" in s)
+    assert "level" in backend["stages"][0]["json"]["expressions"]
+    alloy = (project.compose_dir / "alloy" / "config.alloy").read_text()
+    assert "stage.drop" in alloy and "/health" in alloy and "level" in alloy and "trace_id" in alloy

@@ -1,5 +1,6 @@
-"""The alerting checks `rvlocal check` runs, with the real promtool and amtool inside the stack's
-images: they pass on the repository and fail, naming the problem, on a broken copy."""
+"""The checks `rvlocal check` runs with the real promtool and amtool inside the stack's images
+(rules, unit tests, routes, templates, dashboard PromQL): they pass on the repository and fail,
+naming the problem, on a broken copy."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def server_images(project, docker) -> dict[str, str]:
 
 @pytest.fixture
 def broken(project, tmp_path) -> Project:
-    for folder in ("alerts", "compose"):
+    for folder in ("alerts", "compose", "dashboards"):
         shutil.copytree(project.root / folder, tmp_path / folder,
                         ignore=shutil.ignore_patterns("ca-certificates"))
     return Project(tmp_path)
@@ -37,6 +38,8 @@ def test_the_repository_passes(project, docker, server_images):
     assert checks.amtool_check_config(project, docker, server_images["alertmanager"]).ok
     routes = checks.amtool_routes(project, docker, server_images["alertmanager"])
     assert routes.ok and "6 routing cases" in routes.detail
+    queries = checks.promtool_dashboard_queries(project, docker, server_images["prometheus"])
+    assert queries.ok and queries.detail.endswith(" queries")
 
 
 def test_a_wrong_threshold_fails_its_unit_test(broken, docker, server_images):
@@ -61,3 +64,10 @@ def test_a_broken_template_fails_check_config(broken, docker, server_images):
     path.write_text(path.read_text() + '\n{{ define "oops" }}{{ .Nope | noSuchFunction }}{{ end }}\n')
     result = checks.amtool_check_config(broken, docker, server_images["alertmanager"])
     assert not result.ok and "noSuchFunction" in result.detail
+
+
+def test_a_dashboard_query_promtool_rejects_names_file_panel_and_target(broken, docker, server_images, project):
+    shutil.copy(project.root / "tests/unit/dashboards/bad/bad-promql.json", broken.root / "dashboards")
+    result = checks.promtool_dashboard_queries(broken, docker, server_images["prometheus"])
+    assert not result.ok
+    assert 'bad-promql.json: panel 2 "Requests": target A: could not parse expression' in result.detail
