@@ -80,17 +80,23 @@ def promtool_check_config(project: Project, docker: DockerClient, image: str) ->
         return CheckResult("promtool check config", False, exc.output.strip())
 
 
+def promtool_test_dir(docker: DockerClient, image: str, alerts_dir: Path) -> tuple[bool, str]:
+    """promtool test rules on every alerts_dir/tests/*.test.yml: (passed, output)."""
+    tests = sorted(p.name for p in (alerts_dir / "tests").glob("*.test.yml"))
+    if not tests:
+        return False, f"no {alerts_dir}/tests/*.test.yml"
+    try:
+        out = run_tool(docker, image, "promtool", ["test", "rules", *tests], [(alerts_dir, "/rules")],
+                       workdir="/rules/tests")
+        return True, f"{len(tests)} files: " + _last_line(out)
+    except ToolFailed as exc:
+        return False, exc.output
+
+
 def promtool_test_rules(project: Project, docker: DockerClient, image: str) -> CheckResult:
     """The promtool unit tests of every alert (alerts/tests/), with Prometheus' own engine."""
-    tests = [p.name for p in rules.test_files(project)]
-    if not tests:
-        return CheckResult("promtool test rules", False, "no alerts/tests/*.test.yml")
-    try:
-        out = run_tool(docker, image, "promtool", ["test", "rules", *tests],
-                       [(project.root / "alerts", "/rules")], workdir="/rules/tests")
-        return CheckResult("promtool test rules", True, f"{len(tests)} files: " + _last_line(out))
-    except ToolFailed as exc:
-        return CheckResult("promtool test rules", False, exc.output.strip())
+    ok, output = promtool_test_dir(docker, image, project.root / "alerts")
+    return CheckResult("promtool test rules", ok, output.strip())
 
 
 def _alertmanager_volumes(project: Project) -> list[tuple[Path, str]]:

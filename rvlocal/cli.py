@@ -15,6 +15,7 @@ from rich.table import Table
 from rvlocal import checks, images, preflight, slo
 from rvlocal.cli_common import ProjectName, Root, console, err, say
 from rvlocal.cli_traffic import chaos_app, load
+from rvlocal.cli_tuning import history_app, tune
 from rvlocal.errors import RvlocalError
 from rvlocal.health import Readiness
 from rvlocal.project import Project
@@ -218,6 +219,8 @@ def dashboards_preview(dashboard: Optional[str] = typer.Argument(None, help="exe
 
 app.command()(load)
 app.add_typer(chaos_app, name="chaos")
+app.add_typer(history_app, name="history")
+app.command()(tune)
 app.add_typer(slo_app, name="slo")
 app.add_typer(dashboards_app, name="dashboards")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -145,3 +146,127 @@ def write_fast_variant(project: Project, stack_name: str) -> dict[str, str]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     root.parent.chmod(0o755)
     return {"PROMETHEUS_RULES_DIR": str(rules_dir), "ALERTMANAGER_CONFIG_FILE": str(am_file)}
+
+
+# --- thresholds, for tuning -----------------------------------------------------------------
+
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+COMPARISON = re.compile(rf"(>=|<=|==|!=|>|<)\s*(?:bool\s+)?({NUMBER})(?![\w.])")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    lhs: str     # the expression compared
+    op: str
+    value: float
+    rest: str    # what follows the comparison (e.g. "and on (service) <low-traffic guard>")
+    span: tuple[int, int]  # where the number is in the expression text
+
+    def query(self) -> str:
+        """The expression whose values the threshold is compared with, guards kept: samples
+        where a guard fails are absent, so they never satisfy the condition."""
+        rest = self.rest.strip()
+        if not rest:
+            return self.lhs.strip()
+        if not rest.startswith("and"):
+            raise RvlocalError(f"the comparison is followed by `{rest.split()[0]}`: only `and` guards can be "
+                               "replayed with one threshold", "Tune the alerts of the form `EXPR > N [and GUARD]`.")
+        return f"({self.lhs.strip()})\n{rest}"
+
+
+def split_threshold(expr: str) -> Threshold:
+    """The first comparison with a number at the top level of the expression."""
+    depth, i, quote = 0, 0, ""
+    while i < len(expr):
+        ch = expr[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch in "<>=!":
+            m = COMPARISON.match(expr, i)
+            if m:
+                return Threshold(expr[:i], m.group(1), float(m.group(2)), expr[m.end():], (m.start(2), m.end(2)))
+        i += 1
+    raise RvlocalError("no comparison with a number at the top level of the expression",
+                       "Tuning needs an alert of the form `EXPR > NUMBER [and ...]`.")
+
+
+def find_alert(project: Project, name: str, severity: str | None = None) -> Alert:
+    found = [a for a in alerts(project) if a.name == name and (severity is None or a.rule.get("labels", {}).get("severity") == severity)]
+    if not found:
+        known = sorted({a.name for a in alerts(project)})
+        raise RvlocalError(f"no alert {name!r}" + (f" with severity {severity}" if severity else ""),
+                           "Known alerts: " + ", ".join(known))
+    if len(found) > 1:
+        levels = ", ".join(a.rule.get("labels", {}).get("severity", "?") for a in found)
+        raise RvlocalError(f"{name} has {len(found)} rules ({levels})", "Choose one with --severity.")
+    return found[0]
+
+
+def evaluation_interval(project: Project, alert: Alert) -> float:
+    """The rule group's interval, else Prometheus' global evaluation_interval."""
+    group = next(g for g in load(alert.file)["groups"] if g["name"] == alert.group)
+    if group.get("interval"):
+        return parse_duration(str(group["interval"]))
+    config = yaml.safe_load((project.compose_dir / "prometheus" / "prometheus.yml").read_text(encoding="utf-8"))
+    return parse_duration(str(config.get("global", {}).get("evaluation_interval", "1m")))
+
+
+def apply_threshold(project: Project, alert: Alert, value: float, for_: str | None,
+                    run_tests: Callable[[Path], tuple[bool, str]]) -> str:
+    """Rewrite the alert's threshold (and `for`) in its rule file, leaving every other byte as
+    it was. The edited copy must pass the promtool unit tests (`run_tests(alerts_dir_copy)`)
+    before it replaces the file; otherwise the file is untouched and the reason raised."""
+    import shutil
+    import tempfile
+
+    from ruamel.yaml import YAML
+
+    text = alert.file.read_text(encoding="utf-8")
+    doc = YAML().load(text)
+    severity = alert.rule.get("labels", {}).get("severity")
+    rule = next(r for g in doc["groups"] if g["name"] == alert.group for r in g["rules"]
+                if r.get("alert") == alert.name and r.get("labels", {}).get("severity") == severity)
+    lines = text.splitlines(keepends=True)
+    key_lines = sorted(rule.lc.key(k)[0] for k in rule.keys())
+    expr_line = rule.lc.key("expr")[0]
+    end_line = next((n for n in key_lines if n > expr_line), len(lines))
+    threshold = split_threshold(str(rule["expr"]))
+    for n in range(expr_line, end_line):
+        match = next((m for m in COMPARISON.finditer(lines[n])
+                      if m.group(1) == threshold.op and float(m.group(2)) == threshold.value), None)
+        if match:
+            lines[n] = lines[n][:match.start(2)] + f"{value:g}" + lines[n][match.end(2):]
+            break
+    else:
+        raise RvlocalError(f"cannot find `{threshold.op} {threshold.value:g}` in {alert.file.name}",
+                           "Edit the threshold by hand.")
+    if for_ is not None:
+        if "for" not in rule:
+            raise RvlocalError(f"{alert.name} has no `for:` line to change", "Add one by hand, then tune again.")
+        parse_duration(for_, "--for")
+        n = rule.lc.key("for")[0]
+        lines[n] = re.sub(r"(for:\s*)\S+", rf"\g<1>{for_}", lines[n], count=1)
+    new_text = "".join(lines)
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "alerts"
+        shutil.copytree(project.root / "alerts", copy)
+        (copy / alert.file.relative_to(project.root / "alerts")).write_text(new_text, encoding="utf-8")
+        for path in [copy, *copy.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        Path(tmp).chmod(0o755)
+        ok, output = run_tests(copy)
+    if not ok:
+        raise RvlocalError(f"the change breaks promtool unit tests; {alert.file.name} is unchanged:\n{output.strip()[-3000:]}",
+                           "Update the alert's tests in alerts/tests/ for the new threshold, then apply again.")
+    alert.file.write_text(new_text, encoding="utf-8")
+    return new_text

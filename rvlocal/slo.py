@@ -210,7 +210,7 @@ def rule_groups(spec: Spec) -> dict[str, list[dict]]:
             if meta_alert.disable or not slo.alerting.name:
                 continue
             annotations = {
-                "summary": f"{{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget burn rate is over expected.",
+                "summary": "{{$labels.sloth_service}} {{$labels.sloth_slo}} SLO error budget burn rate is over expected.",
                 "title": f"({severity}) {{{{$labels.sloth_service}}}} {{{{$labels.sloth_slo}}}} SLO error budget burn rate is too fast.",
                 **slo.alerting.annotations, **meta_alert.annotations}
             alerts.append({"alert": slo.alerting.name, "expr": _burn_condition(ids, windows, budget),

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import functools
+from contextlib import contextmanager
 import os
 import uuid
 from pathlib import Path
@@ -78,3 +79,19 @@ def free_port_offset(project: Project, start: int = 20000) -> int:
 @pytest.fixture
 def port_offset(project: Project) -> int:
     return free_port_offset(project)
+
+
+@contextmanager
+def stack_up(project: Project, first_offset: int, timeout: float = 120, **options):
+    """A whole rvlocal stack of its own (unique name, free ports), removed with its volumes."""
+    from rvlocal import state
+    from rvlocal.stack import Stack, UpOptions
+
+    name = f"rvtest-{uuid.uuid4().hex[:8]}"
+    stack = Stack(project, name)
+    try:
+        stack.up(UpOptions(name, port_offset=free_port_offset(project, start=first_offset), timeout=timeout, **options))
+        yield stack
+    finally:
+        stack.down(volumes=True)
+        state.env_path(project, name).unlink(missing_ok=True)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import httpx
 import pytest
 
-from rvlocal import load, state
+from rvlocal import load
 from rvlocal.chaos import FaultClient, start_service, stop_service
-from rvlocal.stack import Stack, UpOptions
-from tests.conftest import free_port_offset
+from tests.conftest import stack_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -45,15 +43,9 @@ class Sink:
 
 @pytest.fixture(scope="module")
 def alerting_stack(project):
-    name = f"rvtest-{uuid.uuid4().hex[:8]}"
-    stack = Stack(project, name)
-    try:
-        stack.up(UpOptions(name, port_offset=free_port_offset(project, start=31000), timeout=120, fast_alerts=True))
+    with stack_up(project, 31000, fast_alerts=True) as stack:
         env = stack.env()
         yield stack, env, Sink(f"http://127.0.0.1:{env['ALERT_SINK_PORT']}")
-    finally:
-        stack.down(volumes=True)
-        state.env_path(project, name).unlink(missing_ok=True)
 
 
 def test_service_down_pages_and_posts_to_slack_then_resolves(alerting_stack):

@@ -8,17 +8,16 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 
 import httpx
 import pytest
 from prometheus_api_client import PrometheusConnect
 from prometheus_client.parser import text_string_to_metric_families
 
-from rvlocal import load, state
+from rvlocal import load
 from rvlocal.chaos import start_service, stop_service
-from rvlocal.stack import Stack, UpOptions
-from tests.conftest import free_port_offset
+from rvlocal.stack import Stack
+from tests.conftest import stack_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -28,16 +27,10 @@ SCRAPE_WAIT_S = 60  # production's 15 s scrape interval, with room for a slow ma
 
 @pytest.fixture(scope="module")
 def running(project):
-    name = f"rvtest-{uuid.uuid4().hex[:8]}"
-    stack = Stack(project, name)
-    try:
-        stack.up(UpOptions(name, port_offset=free_port_offset(project, start=30000), timeout=120))
+    with stack_up(project, 30000) as stack:
         env = stack.env()
         prom = PrometheusConnect(url=f"http://127.0.0.1:{env['PROMETHEUS_PORT']}", disable_ssl=True)
         yield stack, prom, f"http://127.0.0.1:{env['BACKEND_PORT']}"
-    finally:
-        stack.down(volumes=True)
-        state.env_path(project, name).unlink(missing_ok=True)
 
 
 def value(prom: PrometheusConnect, query: str) -> float:

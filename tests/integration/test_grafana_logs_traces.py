@@ -13,8 +13,7 @@ import httpx
 import pytest
 
 from rvlocal import state
-from rvlocal.stack import Stack, UpOptions
-from tests.conftest import free_port_offset
+from tests.conftest import stack_up
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -32,14 +31,8 @@ def eventually(fetch, timeout: float = 90, what: str = ""):
 
 @pytest.fixture
 def full_stack(project):
-    name = f"rvtest-{uuid.uuid4().hex[:8]}"
-    stack = Stack(project, name)
-    try:
-        result = stack.up(UpOptions(name, port_offset=free_port_offset(project, start=33000), timeout=240))
-        yield stack, stack.env(), result
-    finally:
-        stack.down(volumes=True)
-        state.env_path(project, name).unlink(missing_ok=True)
+    with stack_up(project, 33000, timeout=240) as stack:
+        yield stack, stack.env(), stack.status()
 
 
 @pytest.mark.requires_image("GRAFANA_IMAGE")
@@ -48,8 +41,8 @@ def full_stack(project):
 def test_grafana_datasources_are_healthy_and_dashboards_provisioned(project, full_stack):
     from rvlocal import dashboards
 
-    _stack, env, result = full_stack
-    auth = ("admin", result.grafana_password_file.read_text().strip())
+    _stack, env, _ = full_stack
+    auth = ("admin", state.grafana_password_file(project).read_text().strip())
     grafana = f"http://127.0.0.1:{env['GRAFANA_PORT']}"
     for uid in ("prometheus", "loki", "jaeger"):
         health = httpx.get(f"{grafana}/api/datasources/uid/{uid}/health", auth=auth, timeout=30)
