@@ -39,6 +39,24 @@ def synth(days: float = typer.Option(14, help="How many days, ending now (within
     console.print(table)
 
 
+@history_app.command("import")
+def import_(source: str = typer.Option(..., "--from", help="URL of the Prometheus to read (e.g. production's)."),
+            range_: str = typer.Option("14d", "--range", help="How far back, within the 30-day retention."),
+            match: list[str] = typer.Option(..., "--match", help="Series selector; repeat for more."),
+            project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
+    """Copy raw samples of the selected series from another Prometheus into the stack's."""
+    from rich.progress import Progress
+
+    stack = Stack(Project.discover(root), project_name)
+    days = parse_duration(range_, "--range") / 86400
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("reading", total=None)
+        lines = history.import_into_stack(stack, source, match, days, log=say,
+                                          progress=lambda done, total: progress.update(task, completed=done, total=total))
+    console.print(f"imported {lines:,} OpenMetrics lines into stack {project_name!r}; "
+                  "Prometheus loads the blocks within a minute")
+
+
 def _floats(text: str) -> np.ndarray:
     try:
         a, b, step = (float(x) for x in text.split(":"))
@@ -132,18 +150,14 @@ def _apply(project: Project, stack: Stack, alert: str, severity: Optional[str], 
     from python_on_whales import DockerClient
 
     from rvlocal import checks, images
-    from rvlocal.services import by_name
 
     if for_ is not None and "," in for_:
         raise RvlocalError("--apply takes one --for value", "e.g. --apply 0.03 --for 2m")
     found = rules.find_alert(project, alert, severity)
     docker = DockerClient()
-    plan = images.plan_with_docker([by_name("prometheus")], project.versions(), docker, ask_registry=False)
-    choice = plan.choices["prometheus"]
-    if choice.availability is not images.Availability.PRESENT:
-        raise RvlocalError("no Prometheus image to run the alert's promtool tests with", "Run rvlocal up once first.")
+    image = images.present("prometheus", project.versions(), docker)
     say(f"rewriting {found.file.relative_to(project.root)}: {alert} threshold → {value:g}"
         + (f", for → {for_}" if for_ else "") + "; running the promtool unit tests on the edited copy")
-    rules.apply_threshold(project, found, value, for_, lambda d: checks.promtool_test_dir(docker, choice.image, d))
+    rules.apply_threshold(project, found, value, for_, lambda d: checks.promtool_test_dir(docker, image, d))
     console.print(f"{found.file.relative_to(project.root)} updated; the unit tests pass. "
                   "rvlocal up reloads Prometheus with it.")

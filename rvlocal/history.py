@@ -250,3 +250,85 @@ def synth_into_stack(stack, days: float, seed: int, kinds: tuple[str, ...] = KIN
         time.sleep(3)
     raise RvlocalError("Prometheus did not load the backfilled blocks in time",
                        f"Look at rvlocal logs prometheus --project-name {stack.name}.")
+
+
+# --- import from another Prometheus ---------------------------------------------------------
+
+IMPORT_WINDOW_S = 2 * 3600  # raw samples are read as range vectors of this length
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def import_lines(prom, selectors: list[str], start: float, end: float,
+                 progress: Callable[[int, int], None] = lambda done, total: None) -> Iterator[str]:
+    """Raw samples of every series the selectors match, as OpenMetrics: each selector is read as
+    range vectors (`SELECTOR[2h]` at the end of each window), so samples come back exactly as
+    stored, at their own timestamps, without a points-per-query limit."""
+    windows = []
+    t = start
+    while t < end:
+        windows.append((t, min(t + IMPORT_WINDOW_S, end)))
+        t += IMPORT_WINDOW_S
+    series: dict[str, dict[str, dict[float, float]]] = {}
+    total = len(windows) * len(selectors)
+    done = 0
+    for selector in selectors:
+        for lo, hi in windows:
+            seconds = int(hi - lo)
+            if seconds <= 0:
+                continue
+            result = prom.custom_query(f"{selector}[{seconds}s]", params={"time": hi})
+            for s in result:
+                labels = dict(s["metric"])
+                name = labels.pop("__name__", None)
+                if not name:
+                    continue
+                key = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(labels.items()))
+                samples = series.setdefault(name, {}).setdefault(key, {})
+                for ts, value in s.get("values", []):
+                    if lo < float(ts) <= hi or (lo == start and float(ts) == lo):
+                        samples[float(ts)] = float(value)
+            done += 1
+            progress(done, total)
+    for name in sorted(series):
+        yield f"# TYPE {name} unknown"
+        for key, samples in sorted(series[name].items()):
+            for ts in sorted(samples):
+                yield f"{name}{{{key}}} {samples[ts]!r} {ts:.3f}"
+    yield "# EOF"
+
+
+def import_into_stack(stack, source_url: str, selectors: list[str], days: float,
+                      log: Callable[[str], None] = lambda m: None,
+                      progress: Callable[[int, int], None] = lambda done, total: None) -> int:
+    """Copy `days` of the selected series from another Prometheus into the stack's."""
+    from prometheus_api_client import PrometheusConnect
+
+    check_retention(days)
+    if not selectors:
+        raise RvlocalError("nothing to import", "Give at least one --match SELECTOR, e.g. --match '{job=\"receipt-vault-backend\"}'.")
+    container = stack.containers().get("prometheus")
+    if container is None or container.state.status != "running":
+        raise RvlocalError(f"stack {stack.name!r} has no running Prometheus", f"Run rvlocal up --project-name {stack.name} first.")
+    source = PrometheusConnect(url=source_url, disable_ssl=True)
+    try:
+        source.check_prometheus_connection()
+    except Exception as exc:  # noqa: BLE001 — requests' errors, whatever their class
+        raise RvlocalError(f"cannot reach the source Prometheus at {source_url}: {exc}", "Check --from.") from None
+    folder = history_dir(stack.project, stack.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (folder.parent, folder):
+        path.chmod(0o755)
+    end = time.time()
+    om = folder / "import.om"
+    log(f"reading {', '.join(selectors)} over {days:g} days from {source_url}")
+    lines = write_openmetrics(om, import_lines(source, selectors, end - days * 86400, end, progress))
+    om.chmod(0o644)
+    if lines <= 1:
+        om.unlink()
+        raise RvlocalError("the selectors matched no samples in that range", "Check --match and --range.")
+    backfill(stack.docker, stack.containers()["prometheus"].config.image, f"{stack.name}_prometheus-data", om, log)
+    om.unlink()
+    return lines

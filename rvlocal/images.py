@@ -256,3 +256,13 @@ def build_backend(project: Project, docker: DockerClient, ref: str, base_image: 
             "If pip cannot reach PyPI, put your proxy's CA certificate in "
             "/usr/local/share/ca-certificates/ and run rvlocal up again.") from exc
     return True
+
+
+def present(service_name: str, versions: dict[str, str], docker: DockerClient) -> str:
+    """The image this machine has for a service (official or offline-built), for running its
+    tools (promtool, amtool) outside the stack."""
+    plan_ = plan_with_docker([by_name(service_name)], versions, docker, ask_registry=False)
+    choice = plan_.choices[service_name]
+    if choice.availability is not Availability.PRESENT:
+        raise RvlocalError(f"no {service_name} image on this machine", "Run rvlocal up once; it builds or pulls one.")
+    return choice.image

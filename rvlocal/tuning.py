@@ -253,3 +253,23 @@ def backtest_alert(project, prom, name: str, severity: str | None, start: float,
     sev = alert.rule.get("labels", {}).get("severity", "")
     return Backtest(name, sev, threshold.op, threshold.value, current_for, interval, len(series),
                     incidents or [], rank(scores))
+
+
+def table_rows(scores: list[Score]) -> list[dict]:
+    """Scores as plain rows (what the notebooks show and the tests compare)."""
+    def num(x: float):
+        return None if isinstance(x, float) and math.isnan(x) else round(x, 6)
+    return [{"threshold": num(s.threshold), "for_s": s.for_s, "keep_firing_for_s": s.keep_firing_for_s,
+             "episodes": s.episodes, "pages_per_week": num(s.pages_per_week), "precision": num(s.precision),
+             "recall": num(s.recall), "ttd_median_s": num(s.ttd_median_s), "flaps": s.flaps} for s in scores]
+
+
+def grid(scores: list[Score], metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(thresholds, for values, matrix[for, threshold]) of one metric, for heat maps."""
+    thresholds = np.array(sorted({s.threshold for s in scores}))
+    fors = np.array(sorted({s.for_s for s in scores}))
+    matrix = np.full((len(fors), len(thresholds)), np.nan)
+    for s in scores:
+        if s.keep_firing_for_s == 0:
+            matrix[np.searchsorted(fors, s.for_s), np.searchsorted(thresholds, s.threshold)] = getattr(s, metric)
+    return thresholds, fors, matrix

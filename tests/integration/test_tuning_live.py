@@ -4,8 +4,10 @@ prometheus-api-client, and --apply rewrites the rule only when its promtool test
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -65,3 +67,75 @@ def test_apply_rewrites_only_when_the_promtool_tests_pass(project, docker, tmp_p
     with pytest.raises(RvlocalError, match="breaks promtool unit tests"):  # the 10% test case would stop firing
         rules.apply_threshold(copy, rules.find_alert(copy, "HighErrorRate", "critical"), 0.5, None, run)
     assert path.read_bytes() == before
+
+
+def run_notebook(path, extra: str) -> str:
+    """Execute the notebook headless with one more cell; return that cell's printed output."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    book = nbformat.read(path, as_version=4)
+    book.cells.append(nbformat.v4.new_code_cell(extra))
+    NotebookClient(book, timeout=240, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    return "".join(o.get("text", "") for o in book.cells[-1].outputs if o.get("name") == "stdout")
+
+
+@pytest.fixture
+def notebook_env(with_history, monkeypatch):
+    stack, prom, _ = with_history
+    end = float(int(time.time()))
+    for key, value in {"RVLOCAL_PROMETHEUS_URL": prom.url, "RVLOCAL_STACK": stack.name, "RVLOCAL_RANGE_DAYS": "2",
+                       "RVLOCAL_END": str(end), "RVLOCAL_ALERT": "HighErrorRate", "RVLOCAL_SEVERITY": "critical",
+                       "RVLOCAL_SLO": "api-availability"}.items():
+        monkeypatch.setenv(key, value)
+    return stack, prom, end
+
+
+def test_the_tuning_notebook_shows_the_engines_table(project, notebook_env):
+    stack, prom, end = notebook_env
+    shown = json.loads(run_notebook(project.root / "notebooks" / "threshold-tuning.ipynb", "print(json.dumps(table))"))
+    truth = history.load_incidents(history.history_dir(project, stack.name) / "incidents.json")
+    incidents = [tuning.Incident(i.start, i.end, i.kind) for i in truth if "HighErrorRate:critical" in i.expect]
+    expected = tuning.table_rows(tuning.backtest_alert(project, prom, "HighErrorRate", "critical", end - 2 * 86400, end,
+                                                       incidents=incidents).ranked[:15])
+    assert shown == expected and len(shown) == 15
+
+
+def test_the_burn_rate_notebook_shows_when_it_would_have_paged(project, notebook_env):
+    from rvlocal import burn
+
+    _stack, prom, end = notebook_env
+    shown = json.loads(run_notebook(project.root / "notebooks" / "slo-burn-rate.ipynb", "print(json.dumps(pages))"))
+    result = burn.burn_history(project, prom, "api-availability", end - 2 * 86400, end, step=60)
+    assert shown == result.episodes("page") + result.episodes("ticket")
+    assert any(p["kind"] == "page" for p in shown), "the error bursts burn the 0.1% budget fast enough to page"
+
+
+def test_import_copies_raw_samples_exactly(project, with_history, docker, tmp_path):
+    """history import reads raw samples as range vectors and backfills them: the copy holds
+    exactly the source's samples (checked with promtool tsdb dump on a scratch volume)."""
+    from rvlocal import images
+
+    stack, prom, _ = with_history
+    end = float(int(time.time()))
+    start = end - 6 * 3600
+    selector = 'up{job="receipt-vault-backend"}'
+    folder = history.history_dir(project, stack.name)
+    om = folder / "import-test.om"
+    history.write_openmetrics(om, history.import_lines(prom, [selector], start, end))
+    om.chmod(0o644)
+    [source] = prom.custom_query(f"count_over_time({selector}[{int(end - start)}s])", params={"time": end})
+    expected = int(float(source["value"][1]))
+    volume = f"rvtest-import-{uuid.uuid4().hex[:8]}"
+    docker.volume.create(volume)
+    try:
+        image = images.present("prometheus", project.versions(), docker)
+        history.backfill(docker, image, volume, om)
+        dump = docker.container.run(image, ["-c", "mkdir -p /p/wal && promtool tsdb dump /p"], entrypoint="sh",
+                                    user="0", remove=True, volumes=[(volume, "/p")])
+        samples = [line for line in dump.splitlines() if 'job="receipt-vault-backend"' in line]
+        assert len(samples) == expected > 100, (len(samples), expected, dump[:300])
+    finally:
+        docker.volume.remove(volume)
+        om.unlink(missing_ok=True)
