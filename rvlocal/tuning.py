@@ -161,26 +161,30 @@ MAX_POINTS = 11_000  # Prometheus refuses range queries with more points per ser
 
 
 def fetch(prom, query: str, start: float, end: float, step: float,
-          progress=lambda done, total: None) -> tuple[np.ndarray, dict[tuple, np.ndarray]]:
+          progress=lambda done, total: None, workers: int = 4) -> tuple[np.ndarray, dict[tuple, np.ndarray]]:
     """Values of `query` at start, start+step, … end, per label set (NaN where absent),
-    fetched in chunks under Prometheus' points-per-query limit."""
+    fetched in chunks under Prometheus' points-per-query limit, a few chunks at a time."""
+    from concurrent.futures import ThreadPoolExecutor
     from datetime import datetime
 
     times = np.arange(start, end + step / 2, step)
     chunk = (MAX_POINTS - 1) * step
-    out: dict[tuple, np.ndarray] = {}
     edges = list(np.arange(start, end + step / 2, chunk + step))
-    for n, lo in enumerate(edges):
-        hi = min(lo + chunk, end)
-        result = prom.custom_query_range(query, start_time=datetime.fromtimestamp(lo),
-                                         end_time=datetime.fromtimestamp(hi), step=f"{step:g}s")
-        for s in result:
-            key = tuple(sorted(s["metric"].items()))
-            row = out.setdefault(key, np.full(len(times), np.nan))
-            ts = np.array([float(t) for t, _ in s["values"]])
-            idx = np.rint((ts - start) / step).astype(int)
-            row[idx] = [float(v) for _, v in s["values"]]
-        progress(n + 1, len(edges))
+
+    def one(lo: float) -> list[dict]:
+        return prom.custom_query_range(query, start_time=datetime.fromtimestamp(lo),
+                                       end_time=datetime.fromtimestamp(min(lo + chunk, end)), step=f"{step:g}s")
+
+    out: dict[tuple, np.ndarray] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for n, result in enumerate(pool.map(one, edges)):
+            for s in result:
+                key = tuple(sorted(s["metric"].items()))
+                row = out.setdefault(key, np.full(len(times), np.nan))
+                ts = np.array([float(t) for t, _ in s["values"]])
+                idx = np.rint((ts - start) / step).astype(int)
+                row[idx] = [float(v) for _, v in s["values"]]
+            progress(n + 1, len(edges))
     return times, out
 
 
