@@ -25,10 +25,12 @@ history_app = typer.Typer(no_args_is_help=True, help="Metric history for backtes
 def synth(days: float = typer.Option(14, help="How many days, ending now (within the 30-day retention)."),
           seed: int = typer.Option(1, help="The same seed gives the same history."),
           kinds: str = typer.Option(",".join(history.KINDS), help="Incident kinds to include."),
+          recording_rules: bool = typer.Option(True, help="Also backfill the recording rules over the range."),
           project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
     """Generate history with incidents and backfill it into the stack's Prometheus (promtool)."""
     stack = Stack(Project.discover(root), project_name)
-    path, incidents, lines = history.synth_into_stack(stack, days, seed, tuple(k for k in kinds.split(",") if k), log=say)
+    path, incidents, lines = history.synth_into_stack(stack, days, seed, tuple(k for k in kinds.split(",") if k),
+                                                      log=say, recording_rules=recording_rules)
     table = Table(title=f"{len(incidents)} incidents (ground truth in {path})", title_justify="left")
     for col in ("kind", "start", "duration", "size", "should fire"):
         table.add_column(col)

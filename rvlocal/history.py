@@ -189,7 +189,7 @@ def backfill(docker: DockerClient, image: str, data_volume: str, openmetrics: Pa
     # Prometheus' user, then renamed into place one by one: a running Prometheus never sees a
     # half-written or root-owned block.
     script = ("set -e; rm -rf /prometheus/backfill-staging; mkdir /prometheus/backfill-staging; "
-              f"promtool tsdb create-blocks-from openmetrics --max-block-duration=24h /input/{openmetrics.name} /prometheus/backfill-staging; "
+              f"promtool tsdb create-blocks-from openmetrics --max-block-duration=24h /input/{openmetrics.name} /prometheus/backfill-staging 2>&1; "
               "chown -R 65534:65534 /prometheus/backfill-staging; "
               "for b in /prometheus/backfill-staging/*; do mv \"$b\" /prometheus/; done; "
               "rmdir /prometheus/backfill-staging")
@@ -201,17 +201,47 @@ def backfill(docker: DockerClient, image: str, data_volume: str, openmetrics: Pa
         raise docker_failure("backfill with promtool", exc, "Is the stack up (rvlocal up)?") from exc
 
 
+def backfill_rules(stack, start: float, end: float, log: Callable[[str], None] = lambda m: None,
+                   eval_interval: str = "60s") -> None:
+    """Recording rules over the backfilled range: `promtool tsdb create-blocks-from rules`,
+    querying the stack's own Prometheus over the compose network, writing to the data volume
+    through the same staging folder. Rules that read other recording rules (the 30-day SLI)
+    see only what exists when they run: promtool's documented limitation."""
+    from rvlocal import rules
+
+    files = [p for p in rules.rule_files(stack.project) if any("record" in r for g in rules.load(p)["groups"]
+                                                               for r in g.get("rules", []))]
+    if not files:
+        return
+    alerts = stack.project.root / "alerts"
+    names = " ".join(f"/rules/{p.relative_to(alerts)}" for p in files)
+    script = ("set -e; rm -rf /prometheus/rules-staging; mkdir /prometheus/rules-staging; "
+              f"promtool tsdb create-blocks-from rules --start={int(start)} --end={int(end)} "
+              f"--url=http://prometheus:9090 --eval-interval={eval_interval} "
+              f"--output-dir=/prometheus/rules-staging {names} 2>&1; "
+              "chown -R 65534:65534 /prometheus/rules-staging; "
+              "for b in /prometheus/rules-staging/*; do [ -d \"$b\" ] && mv \"$b\" /prometheus/; done; "
+              "rm -rf /prometheus/rules-staging")
+    log(f"promtool tsdb create-blocks-from rules ({len(files)} files, every {eval_interval})")
+    image = stack.containers()["prometheus"].config.image
+    try:
+        stack.docker.container.run(image, ["-c", script], entrypoint="sh", user="0", remove=True,
+                                   networks=[f"{stack.name}_default"],
+                                   volumes=[(f"{stack.name}_prometheus-data", "/prometheus"), (str(alerts), "/rules", "ro")])
+    except DockerException as exc:
+        raise docker_failure("backfilling recording rules with promtool", exc) from exc
+
+
 def history_dir(project, stack_name: str) -> Path:
     return project.state_dir / "history" / stack_name
 
 
 def synth_into_stack(stack, days: float, seed: int, kinds: tuple[str, ...] = KINDS,
-                     log: Callable[[str], None] = lambda m: None, wait_s: float = 180.0) -> tuple[Path, list[Incident], int]:
+                     log: Callable[[str], None] = lambda m: None, wait_s: float = 180.0,
+                     recording_rules: bool = True) -> tuple[Path, list[Incident], int]:
     """Generate `days` of history ending 10 minutes ago, backfill it into the stack's
     Prometheus, and wait until Prometheus answers for it. Returns (incidents file, incidents,
     OpenMetrics lines)."""
-    import httpx
-
     from rvlocal import state
 
     check_retention(days)
@@ -236,20 +266,29 @@ def synth_into_stack(stack, days: float, seed: int, kinds: tuple[str, ...] = KIN
     image = container.config.image
     backfill(stack.docker, image, f"{stack.name}_prometheus-data", om, log)
     url = f"http://127.0.0.1:{stack.env()['PROMETHEUS_PORT']}/api/v1/query"
-    probe = end - days * 86400 + 3600
     log("waiting for Prometheus to load the new blocks")
+    _wait_for(url, "count(up{job='receipt-vault-backend'})", end - days * 86400 + 3600, wait_s, stack.name)
+    om.unlink()  # the blocks hold it now
+    if recording_rules:
+        backfill_rules(stack, end - days * 86400, end, log)
+        _wait_for(url, "count(slo:sli_error:ratio_rate5m)", end - days * 86400 / 2, wait_s, stack.name)
+    return folder / "incidents.json", incidents, lines
+
+
+def _wait_for(url: str, query: str, at: float, wait_s: float, stack_name: str) -> None:
+    """Until Prometheus answers `query` at time `at` (it loads new blocks about once a minute)."""
+    import httpx
+
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
-            result = httpx.get(url, params={"query": "count(up{job='receipt-vault-backend'})", "time": probe}, timeout=5).json()
-            if result["data"]["result"]:
-                om.unlink()  # the blocks hold it now
-                return folder / "incidents.json", incidents, lines
+            if httpx.get(url, params={"query": query, "time": at}, timeout=5).json()["data"]["result"]:
+                return
         except (httpx.HTTPError, KeyError, ValueError):
             pass
         time.sleep(3)
-    raise RvlocalError("Prometheus did not load the backfilled blocks in time",
-                       f"Look at rvlocal logs prometheus --project-name {stack.name}.")
+    raise RvlocalError(f"Prometheus did not load the backfilled blocks in time ({query} at {at:.0f})",
+                       f"Look at rvlocal logs prometheus --project-name {stack_name}.")
 
 
 # --- import from another Prometheus ---------------------------------------------------------

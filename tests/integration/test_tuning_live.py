@@ -50,6 +50,14 @@ def test_the_current_rule_catches_the_error_bursts_and_the_sweep_ranks_it(projec
     assert all("HighErrorRate:critical" not in i.expect for i in slow_burns)
 
 
+def test_recording_rules_are_backfilled_over_the_range(with_history):
+    _stack, prom, _ = with_history
+    a_day_ago = time.time() - 86400
+    for record in ("slo:sli_error:ratio_rate5m", "slo:sli_error:ratio_rate1h", "slo:error_budget:ratio"):
+        found = prom.custom_query(f'{record}{{sloth_slo="api-availability"}}', params={"time": a_day_ago})
+        assert found, f"{record} has no backfilled sample a day ago"
+
+
 def test_apply_rewrites_only_when_the_promtool_tests_pass(project, docker, tmp_path):
     for folder in ("alerts", "compose"):
         shutil.copytree(project.root / folder, tmp_path / folder, ignore=shutil.ignore_patterns("ca-certificates"))
