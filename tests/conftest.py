@@ -95,3 +95,15 @@ def stack_up(project: Project, first_offset: int, timeout: float = 120, **option
     finally:
         stack.down(volumes=True)
         state.env_path(project, name).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def server_images(project: Project, docker: DockerClient) -> dict[str, str]:
+    """The Prometheus and Alertmanager images the stack runs (their promtool and amtool),
+    built offline when absent."""
+    from rvlocal import images
+    from rvlocal.services import by_name
+
+    plan = images.plan_with_docker([by_name("prometheus"), by_name("alertmanager")], project.versions(), docker)
+    images.ensure(plan, docker)
+    return {name: choice.image for name, choice in plan.choices.items()}

@@ -9,20 +9,10 @@ import shutil
 import pytest
 import yaml
 
-from rvlocal import checks, images
+from rvlocal import checks
 from rvlocal.project import Project
-from rvlocal.services import active_services
 
 pytestmark = [pytest.mark.docker]
-
-
-@pytest.fixture(scope="module")
-def server_images(project, docker) -> dict[str, str]:
-    """The Prometheus and Alertmanager images the stack runs, built offline when absent."""
-    wanted = [s for s in active_services() if s.name in ("prometheus", "alertmanager")]
-    plan = images.plan_with_docker(wanted, project.versions(), docker)
-    images.ensure(plan, docker)
-    return {name: choice.image for name, choice in plan.choices.items()}
 
 
 @pytest.fixture

@@ -58,15 +58,11 @@ def test_recording_rules_are_backfilled_over_the_range(with_history):
         assert found, f"{record} has no backfilled sample a day ago"
 
 
-def test_apply_rewrites_only_when_the_promtool_tests_pass(project, docker, tmp_path):
+def test_apply_rewrites_only_when_the_promtool_tests_pass(project, docker, server_images, tmp_path):
     for folder in ("alerts", "compose"):
         shutil.copytree(project.root / folder, tmp_path / folder, ignore=shutil.ignore_patterns("ca-certificates"))
     copy = Project(tmp_path)
-    from rvlocal import images
-    from rvlocal.services import by_name
-    plan = images.plan_with_docker([by_name("prometheus")], project.versions(), docker)
-    images.ensure(plan, docker)
-    image = plan.choices["prometheus"].image
+    image = server_images["prometheus"]
     run = lambda d: checks.promtool_test_dir(docker, image, d)  # noqa: E731
     path = copy.root / "alerts" / "receipt-vault.rules.yml"
     rules.apply_threshold(copy, rules.find_alert(copy, "HighErrorRate", "critical"), 0.06, None, run)
@@ -120,11 +116,9 @@ def test_the_burn_rate_notebook_shows_when_it_would_have_paged(project, notebook
     assert any(p["kind"] == "page" for p in shown), "the error bursts burn the 0.1% budget fast enough to page"
 
 
-def test_import_copies_raw_samples_exactly(project, with_history, docker, tmp_path):
+def test_import_copies_raw_samples_exactly(project, with_history, docker, server_images):
     """history import reads raw samples as range vectors and backfills them: the copy holds
     exactly the source's samples (checked with promtool tsdb dump on a scratch volume)."""
-    from rvlocal import images
-
     stack, prom, _ = with_history
     end = float(int(time.time()))
     start = end - 6 * 3600
@@ -138,7 +132,7 @@ def test_import_copies_raw_samples_exactly(project, with_history, docker, tmp_pa
     volume = f"rvtest-import-{uuid.uuid4().hex[:8]}"
     docker.volume.create(volume)
     try:
-        image = images.present("prometheus", project.versions(), docker)
+        image = server_images["prometheus"]
         history.backfill(docker, image, volume, om)
         dump = docker.container.run(image, ["-c", "mkdir -p /p/wal && promtool tsdb dump /p"], entrypoint="sh",
                                     user="0", remove=True, volumes=[(volume, "/p")])

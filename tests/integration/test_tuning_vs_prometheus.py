@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from rvlocal import checks, images, state, tuning
-from rvlocal.services import by_name
+from rvlocal import checks, state, tuning
 
 pytestmark = [pytest.mark.docker]
 
@@ -55,9 +54,7 @@ def promtool_files(cases: list[dict]) -> tuple[dict, dict]:
             {"rule_files": ["property.rules.yml"], "evaluation_interval": "15s", "tests": tests})
 
 
-def test_engine_firing_equals_prometheus(project, docker):
-    plan = images.plan_with_docker([by_name("prometheus")], project.versions(), docker)
-    images.ensure(plan, docker)
+def test_engine_firing_equals_prometheus(project, docker, server_images):
     rng = random.Random(20261204)
     cases = [random_case(rng, i) for i in range(80)]
     assert {c["for"] for c in cases} >= {0, 20, 60} and any(c["keep"] for c in cases)
@@ -71,7 +68,7 @@ def test_engine_firing_equals_prometheus(project, docker):
     firing_evaluations = sum(len(t["alert_rule_test"][k]["exp_alerts"]) for t in test_file["tests"] for k in range(STEPS))
     assert firing_evaluations > 200, "the cases must exercise firing, not only silence"
     try:
-        checks.run_tool(docker, plan.choices["prometheus"].image, "promtool", ["test", "rules", "property.test.yml"],
+        checks.run_tool(docker, server_images["prometheus"], "promtool", ["test", "rules", "property.test.yml"],
                         [(folder, "/t")], workdir="/t")
     except checks.ToolFailed as exc:
         pytest.fail("the engine disagrees with Prometheus:\n" + exc.output[-6000:])
