@@ -20,11 +20,11 @@ import uuid
 import httpx
 import yaml
 
-from rvlocal import rules, state
+from rvlocal import rules
 from rvlocal.chaos import start_service, stop_service
 from rvlocal.durations import parse_duration
 from rvlocal.project import Project
-from rvlocal.stack import Stack, UpOptions
+from rvlocal.stack import UpOptions, scratch
 
 
 def floor_seconds(project: Project, env: dict[str, str]) -> tuple[float, str]:
@@ -56,10 +56,8 @@ def main() -> int:
 
     project = Project.discover()
     name = f"rvbench-{uuid.uuid4().hex[:6]}"
-    stack = Stack(project, name)
     print(f"bringing up {name} with --fast-alerts ...", flush=True)
-    try:
-        stack.up(UpOptions(name, port_offset=args.port_offset, fast_alerts=True))
+    with scratch(project, UpOptions(name, port_offset=args.port_offset, fast_alerts=True)) as stack:
         env = stack.env()
         sink = f"http://127.0.0.1:{env['ALERT_SINK_PORT']}"
         floor, parts = floor_seconds(project, env)
@@ -77,9 +75,6 @@ def main() -> int:
                   flush=True)
         print(f"\nmedian measured − floor = {statistics.median(deltas):+.1f}s, worst {max(deltas):+.1f}s "
               f"(target <= 5 s)")
-    finally:
-        stack.down(volumes=True)
-        state.env_path(project, name).unlink(missing_ok=True)
     return 0
 
 

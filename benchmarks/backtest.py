@@ -20,9 +20,9 @@ from datetime import datetime
 import numpy as np
 from prometheus_api_client import PrometheusConnect
 
-from rvlocal import history, rules, state, tuning
+from rvlocal import history, rules, tuning
 from rvlocal.project import Project
-from rvlocal.stack import Stack, UpOptions
+from rvlocal.stack import UpOptions, scratch
 
 
 def naive(prom: PrometheusConnect, query: str, op: str, thresholds, start: float, end: float, step: float) -> list[int]:
@@ -50,10 +50,8 @@ def main() -> int:
 
     project = Project.discover()
     name = "rvbench-backtest"
-    stack = Stack(project, name)
-    try:
-        print(f"bringing up {name} and backfilling {args.days:g} days ...", flush=True)
-        stack.up(UpOptions(name, port_offset=args.port_offset))
+    print(f"bringing up {name} and backfilling {args.days:g} days ...", flush=True)
+    with scratch(project, UpOptions(name, port_offset=args.port_offset)) as stack:
         _, incidents, _ = history.synth_into_stack(stack, args.days, seed=4)
         prom = PrometheusConnect(url=f"http://127.0.0.1:{stack.env()['PROMETHEUS_PORT']}", disable_ssl=True)
         alert = rules.find_alert(project, "HighErrorRate", "warning")
@@ -80,9 +78,6 @@ def main() -> int:
               f"the fetch alone {fetch_s:.2f}s)")
         print(f"naive:  {naive_s:.2f}s for {len(thresholds)} thresholds (one query_range each, counting only)")
         print(f"ratio naive/engine = {naive_s / engine_s:.0f}x  (target >= 50x)")
-    finally:
-        stack.down(volumes=True)
-        state.env_path(project, name).unlink(missing_ok=True)
     return 0
 
 

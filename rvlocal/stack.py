@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -216,3 +217,16 @@ class Stack:
                 yield chunk.decode("utf-8", "replace")
         except DockerException as exc:
             raise docker_failure("docker compose logs", exc) from exc
+
+
+@contextmanager
+def scratch(project: Project, options: UpOptions) -> Iterator[Stack]:
+    """A stack that exists only inside the block (tests, benchmarks): brought up, then removed
+    with its volumes and its env file, even when bringing it up fails."""
+    stack = Stack(project, options.project_name)
+    try:
+        stack.up(options)
+        yield stack
+    finally:
+        stack.down(volumes=True)
+        state.env_path(project, options.project_name).unlink(missing_ok=True)

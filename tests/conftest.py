@@ -84,17 +84,12 @@ def port_offset(project: Project) -> int:
 @contextmanager
 def stack_up(project: Project, first_offset: int, timeout: float = 120, **options):
     """A whole rvlocal stack of its own (unique name, free ports), removed with its volumes."""
-    from rvlocal import state
-    from rvlocal.stack import Stack, UpOptions
+    from rvlocal.stack import UpOptions, scratch
 
     name = f"rvtest-{uuid.uuid4().hex[:8]}"
-    stack = Stack(project, name)
-    try:
-        stack.up(UpOptions(name, port_offset=free_port_offset(project, start=first_offset), timeout=timeout, **options))
+    port_offset = free_port_offset(project, start=first_offset)
+    with scratch(project, UpOptions(name, port_offset=port_offset, timeout=timeout, **options)) as stack:
         yield stack
-    finally:
-        stack.down(volumes=True)
-        state.env_path(project, name).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
