@@ -19,7 +19,7 @@ from rvlocal.cli_tuning import history_app, tune
 from rvlocal.errors import RvlocalError
 from rvlocal.health import Readiness
 from rvlocal.project import Project
-from rvlocal.services import SERVICES, active_services, by_name
+from rvlocal.services import SERVICES, active_services
 from rvlocal.stack import Stack, UpOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -123,6 +123,12 @@ def images_cmd(root: Optional[Path] = Root) -> None:
     console.print(table)
 
 
+def _print_results(results: list[checks.CheckResult]) -> None:
+    for r in results:
+        mark = "[green]✓[/green]" if r.ok else "[red]✗[/red]"
+        console.print(f"{mark} {r.name}" + (f" [dim]{r.detail}[/dim]" if r.detail else ""))
+
+
 @app.command()
 def check(project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
     """Validate the configuration offline (compose, promtool, amtool) without starting anything."""
@@ -133,9 +139,7 @@ def check(project_name: str = ProjectName, root: Optional[Path] = Root) -> None:
     usable = {n: c.image for n, c in plan.choices.items() if c.availability is images.Availability.PRESENT}
     results = checks.check_all(stack.project, stack.compose(), usable.get("prometheus"),
                                usable.get("alertmanager"), use_cache=False, log=say)
-    for r in results:
-        mark = "[green]✓[/green]" if r.ok else "[red]✗[/red]"
-        console.print(f"{mark} {r.name}" + (f" [dim]{r.detail}[/dim]" if r.detail else ""))
+    _print_results(results)
     checks.raise_on_failure(results)
 
 
@@ -167,14 +171,12 @@ def dashboards_check(root: Optional[Path] = Root) -> None:
     project = Project.discover(root)
     docker = DockerClient()
     results = [checks.dashboards_static(project)]
-    plan = images.plan_with_docker([by_name("prometheus")], project.versions(), docker, ask_registry=False)
-    choice = plan.choices["prometheus"]
-    if choice.availability is images.Availability.PRESENT:
-        results.append(checks.promtool_dashboard_queries(project, docker, choice.image))
-    else:
+    try:
+        results.append(checks.promtool_dashboard_queries(project, docker,
+                                                         images.present("prometheus", project.versions(), docker)))
+    except RvlocalError:
         console.print("[yellow]no Prometheus image: PromQL not parsed (rvlocal up builds one)[/yellow]")
-    for r in results:
-        console.print(("[green]✓[/green] " if r.ok else "[red]✗[/red] ") + r.name + (f" [dim]{r.detail}[/dim]" if r.ok and r.detail else ""))
+    _print_results(results)
     checks.raise_on_failure(results)
 
 
