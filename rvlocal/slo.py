@@ -17,6 +17,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rvlocal import yamlout
 from rvlocal.errors import RvlocalError
 
 SPEC_VERSION = "prometheus/v1"
@@ -232,22 +233,9 @@ def _sorted_maps(group: dict) -> dict:
     return group
 
 
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _str(dumper: yaml.SafeDumper, value: str):
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str)
-
-
 def render(spec: Spec) -> dict[str, str]:
     """File name (under alerts/generated/) → content."""
-    return {f"{slo_id}.rules.yml": HEADER + yaml.dump({"groups": groups}, Dumper=_Dumper, sort_keys=False,
-                                                      width=1000, allow_unicode=True)
+    return {f"{slo_id}.rules.yml": HEADER + yamlout.dump({"groups": groups})
             for slo_id, groups in rule_groups(spec).items()}
 
 

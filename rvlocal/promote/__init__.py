@@ -1,0 +1,1 @@
+"""Promotion to Kubernetes: render the local sources for an environment, check, write."""
