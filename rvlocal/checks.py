@@ -115,16 +115,19 @@ def amtool_check_config(project: Project, docker: DockerClient, image: str) -> C
         return CheckResult("amtool check-config", False, exc.output.strip())
 
 
-def amtool_routes(project: Project, docker: DockerClient, image: str) -> CheckResult:
+def amtool_routes(project: Project, docker: DockerClient, image: str,
+                  volumes: list[tuple[Path, str]] | None = None,
+                  config_file: str = "/etc/alertmanager/alertmanager.yml") -> CheckResult:
     """compose/alertmanager/routes.test.yaml: each case reaches exactly its receivers. One
-    container runs every case (amtool config routes test prints the receivers it resolves)."""
+    container runs every case (amtool config routes test prints the receivers it resolves).
+    `volumes`/`config_file` point it at another rendering of the config (promotion's)."""
     cases = yaml.safe_load((project.compose_dir / "alertmanager" / "routes.test.yaml").read_text(encoding="utf-8"))
     script = []
     for i, case in enumerate(cases):
         labels = " ".join(shlex.quote(f"{k}={v}") for k, v in case["labels"].items())
-        script.append(f"echo '@@{i}'; amtool config routes test --config.file=/etc/alertmanager/alertmanager.yml {labels} 2>/dev/null")
+        script.append(f"echo '@@{i}'; amtool config routes test --config.file={config_file} {labels} 2>/dev/null")
     try:
-        out = run_tool(docker, image, "sh", ["-c", "; ".join(script)], _alertmanager_volumes(project))
+        out = run_tool(docker, image, "sh", ["-c", "; ".join(script)], volumes or _alertmanager_volumes(project))
     except ToolFailed as exc:
         return CheckResult("amtool config routes test", False, exc.output.strip())
     got = {int(block.split("\n", 1)[0]): block.split("\n", 1)[1].strip().splitlines()[-1:]

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from rvlocal import checks, images, preflight, slo
 from rvlocal.cli_common import ProjectName, Root, console, err, say
+from rvlocal.cli_promote import promote
 from rvlocal.cli_traffic import chaos_app, load
 from rvlocal.cli_tuning import history_app, tune
 from rvlocal.errors import RvlocalError
@@ -225,6 +226,7 @@ app.add_typer(history_app, name="history")
 app.command()(tune)
 app.add_typer(slo_app, name="slo")
 app.add_typer(dashboards_app, name="dashboards")
+app.command()(promote)
 
 
 def main() -> None:

@@ -10,6 +10,12 @@ from prometheus_client.exposition import choose_encoder
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.5, 5.0, 10.0)
 OCR_BUCKETS = (0.5, 1.0, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 60.0)
 CONFIDENCE_BUCKETS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99, 1.0)
+# Histogram name → bucket boundaries: what promotion checks every `le` and latency threshold against.
+HISTOGRAM_BUCKETS = {
+    "receipt_vault_request_duration_seconds": REQUEST_BUCKETS,
+    "receipt_vault_ocr_confidence_score": CONFIDENCE_BUCKETS,
+    "receipt_vault_ocr_duration_seconds": OCR_BUCKETS,
+}
 SLO_BUCKETS = {"receipt_vault_request_duration_seconds": 0.2, "receipt_vault_ocr_duration_seconds": 15.0}
 
 
@@ -22,16 +28,16 @@ class Metrics:
             ["method", "endpoint", "status"], registry=r)
         self.duration = Histogram(
             "receipt_vault_request_duration_seconds", "HTTP request duration by method and route template.",
-            ["method", "endpoint"], buckets=REQUEST_BUCKETS, registry=r)
+            ["method", "endpoint"], buckets=HISTOGRAM_BUCKETS["receipt_vault_request_duration_seconds"], registry=r)
         self.receipts_processed = Counter(
             "receipt_vault_receipts_processed_total", "Receipts through OCR, by outcome and user type.",
             ["status", "user_type"], registry=r)
         self.ocr_confidence = Histogram(
             "receipt_vault_ocr_confidence_score", "OCR confidence of processed receipts.",
-            ["provider"], buckets=CONFIDENCE_BUCKETS, registry=r)
+            ["provider"], buckets=HISTOGRAM_BUCKETS["receipt_vault_ocr_confidence_score"], registry=r)
         self.ocr_duration = Histogram(
             "receipt_vault_ocr_duration_seconds", "OCR step duration by provider.",
-            ["provider"], buckets=OCR_BUCKETS, registry=r)
+            ["provider"], buckets=HISTOGRAM_BUCKETS["receipt_vault_ocr_duration_seconds"], registry=r)
         self.errors = Counter(
             "receipt_vault_errors_total", "Errors by type (exception class, ocr_failure).",
             ["type"], registry=r)

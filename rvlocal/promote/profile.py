@@ -39,7 +39,7 @@ def available(project: Project) -> list[str]:
 @dataclass(frozen=True)
 class Profile:
     name: str
-    path: Path
+    paths: tuple[Path, ...]  # the profile's file, then those it extends
     data: dict
 
     def __getitem__(self, key: str):
@@ -50,7 +50,7 @@ class Profile:
 
     @property
     def source(self) -> str:
-        return f"profiles/{self.path.name}"
+        return ", ".join(f"profiles/{p.name}" for p in self.paths)
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -63,7 +63,8 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def _read(project: Project, env: str, seen: tuple[str, ...] = ()) -> tuple[Path, dict]:
+def _read(project: Project, env: str, seen: tuple[str, ...] = ()) -> tuple[list[Path], dict]:
+    """The profile's files (itself first, then what it extends) and its merged settings."""
     path = profiles_dir(project) / f"{env}.yaml"
     if not path.is_file():
         raise RvlocalError(f"no profile {env!r} ({path} does not exist)",
@@ -80,18 +81,18 @@ def _read(project: Project, env: str, seen: tuple[str, ...] = ()) -> tuple[Path,
         raise RvlocalError(f"{path} must be a map of settings", "See profiles/production.yaml.")
     parent = data.pop("extends", None)
     if parent is None:
-        return path, data
-    _, base = _read(project, str(parent), (*seen, env))
-    return path, _merge(base, data)
+        return [path], data
+    chain, base = _read(project, str(parent), (*seen, env))
+    return [path, *chain], _merge(base, data)
 
 
 def load(project: Project, env: str) -> Profile:
-    path, data = _read(project, env)
+    chain, data = _read(project, env)
     problems = validate(data)
     if problems:
-        raise RvlocalError(f"profile {env} ({path}) is not usable:\n  " + "\n  ".join(problems),
+        raise RvlocalError(f"profile {env} ({chain[0]}) is not usable:\n  " + "\n  ".join(problems),
                            "Fix these keys; profiles/production.yaml shows every one.")
-    return Profile(env, path, data)
+    return Profile(env, tuple(chain), data)
 
 
 def _at(data: dict, dotted: str):
