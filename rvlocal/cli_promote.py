@@ -40,7 +40,7 @@ def _print_findings(findings: list[checks.Finding], names: tuple[str, ...]) -> N
         mark = "[red]✗[/red]" if mine else "[green]✓[/green]"
         console.print(f"{mark} {check}")
         for f in mine:
-            console.print(f"    {f}", markup=False, highlight=False)
+            console.print(f"    {f}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _diff_table(rows: list[diff.Row], env: str) -> Table:

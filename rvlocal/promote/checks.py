@@ -294,7 +294,31 @@ def metrics_exist(bundle: Bundle, project: Project) -> list[Finding]:
         for name in sorted(dashboards.metric_names(dashboards.substitute(target.expr)) - known):
             found.append(Finding("metrics", f.path, f"{object_name(doc)} panel {panel.title!r} query {target.ref}",
                                  f"reads {name}, which nothing exposes or records", fix))
+    for f, doc, variable, selector in _variable_queries(bundle):
+        for name in sorted(dashboards.metric_names(selector) - known):
+            found.append(Finding("metrics", f.path, f"{object_name(doc)} variable ${variable}",
+                                 f"reads {name}, which nothing exposes or records: the dropdown, and every "
+                                 "panel filtered by it, would be empty", fix))
     return found
+
+
+LABEL_VALUES = re.compile(r"label_values\(\s*([^,)]+),")
+
+
+def _variable_queries(bundle: Bundle):
+    """(file, ConfigMap, variable name, series selector) of each label_values() variable."""
+    for f, doc in bundle.manifests():
+        if doc.get("kind") == "ConfigMap" and (doc.get("metadata") or {}).get("labels", {}).get("grafana_dashboard") == "1":
+            for text in (doc.get("data") or {}).values():
+                try:
+                    board = json.loads(text)
+                except ValueError:
+                    continue
+                for variable in (board.get("templating") or {}).get("list", []):
+                    query = variable.get("query")
+                    query = query.get("query", "") if isinstance(query, dict) else str(query or "")
+                    for m in LABEL_VALUES.finditer(query):
+                        yield f, doc, variable.get("name", "?"), m.group(1)
 
 
 # --- secrets and laptop addresses -------------------------------------------------------------

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from contextlib import ExitStack
 
 import pytest
@@ -8,6 +9,7 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from rvlocal.backend.app import create_app
+from rvlocal.project import Project
 from tests.unit.backend_helpers import Harness, settings_for
 
 
@@ -55,3 +57,13 @@ def live_backend(tmp_path):
     yield f"http://127.0.0.1:{port}", app
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture
+def source_copy(project, tmp_path) -> Project:
+    """The sources promotion and checks read (alerts, dashboards, profiles, compose), in a
+    folder the test may edit."""
+    for folder in ("alerts", "dashboards", "profiles"):
+        shutil.copytree(project.root / folder, tmp_path / folder)
+    shutil.copytree(project.compose_dir, tmp_path / "compose", ignore=shutil.ignore_patterns("ca-certificates"))
+    return Project(tmp_path)
