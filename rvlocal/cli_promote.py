@@ -81,9 +81,12 @@ def promote(env: str = typer.Option(..., "--env", "-e", help="Profile in profile
         written = "nothing was written" if not check_only else f"{out} would break in the cluster"
         raise RvlocalError(f"{len(findings)} pre-promotion check(s) failed; {written}.",
                            "Fix each source named above, then run the command again.")
+    for note in checks.advisories(judged, profile):
+        console.print(f"[yellow]note:[/yellow] {note}")
     if check_only:
         console.print(f"the files in {out} pass every check" if judged is not rendered
                       else "the rendering passes every check (nothing written)")
         return
     paths = rendered.write(out)
-    console.print(f"wrote {len(paths)} files to {out} for {env} (apply: kustomize build --enable-helm {out} | kubectl apply -f -)")
+    console.print(f"wrote {len(paths)} files to {out} for {env}; apply with: "
+                  f"kubectl kustomize --enable-helm {out} | kubectl apply -f -", soft_wrap=True)

@@ -402,6 +402,20 @@ def network_policy(bundle: Bundle) -> list[Finding]:
                     "Render again: rvlocal promote writes it.")]
 
 
+def advisories(bundle: Bundle, profile: Profile) -> list[str]:
+    """What production's NetworkPolicy blocks that the sources rely on: said, not failed, because
+    the policy is production's decision."""
+    prometheus = str(profile["cluster_urls"]["prometheus"]).rstrip("/")
+    notes = []
+    for f in bundle.files:
+        if f.path == "values/jaeger.yaml" and prometheus in yamlout.dump_all(f.documents):
+            notes.append("Jaeger's Monitor tab reads spanmetrics from Prometheus (compose/jaeger/jaeger.yaml), but "
+                         "the NetworkPolicy admits only Grafana: it stays empty unless the policy admits Jaeger.")
+    notes.append("The NetworkPolicy also stops Prometheus replicas scraping each other on 9090 (kube-prometheus-stack's "
+                 "self-monitoring): expect TargetDown for them unless the policy admits Prometheus' own pods.")
+    return notes
+
+
 # --- the servers' own checkers ------------------------------------------------------------------
 
 def _readable_tmp() -> tempfile.TemporaryDirectory:
