@@ -62,6 +62,8 @@ def promote(env: str = typer.Option(..., "--env", "-e", help="Profile in profile
             root: Optional[Path] = Root) -> None:
     """Render rules, dashboards, routing and Helm values for a cluster; check them; write them."""
     project = Project.discover(root)
+    if out is not None and out.exists() and not out.is_dir():
+        raise RvlocalError(f"--out {out} is a file", "Give a folder (it is created when missing).")
     profile = profiles.load(project, env)
     rendered = render(project, profile)
     if show_diff:

@@ -95,6 +95,16 @@ def load(project: Project, env: str) -> Profile:
     return Profile(env, tuple(chain), data)
 
 
+def schema_versions() -> set[str]:
+    """Kubernetes minor versions whose schemas kubernetes-validate ships."""
+    from kubernetes_validate import utils
+    return {utils.major_minor(v) for v in utils.all_versions()}
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
+
+
 def _at(data: dict, dotted: str):
     node = data
     for part in dotted.split("."):
@@ -119,6 +129,10 @@ def validate(data: dict) -> list[str]:
     need("namespace", DNS_LABEL, "a Kubernetes namespace name")
     need("release", DNS_LABEL, "the kube-prometheus-stack Helm release name, e.g. kube-prometheus-stack")
     need("kubernetes_version", re.compile(r"^1\.\d+$"), 'a Kubernetes minor version such as "1.33"')
+    version = str(data.get("kubernetes_version", ""))
+    if re.match(r"^1\.\d+$", version) and version not in schema_versions():
+        problems.append(f"`kubernetes_version` {version} has no schemas in kubernetes-validate "
+                        f"(it has {min(schema_versions(), key=_minor)} to {max(schema_versions(), key=_minor)})")
     for chart in CHARTS:
         need(f"charts.{chart}.repo", URL, "the chart repository URL")
         need(f"charts.{chart}.version", re.compile(r"^\d+\.\d+\.\d+"), "a pinned chart version")

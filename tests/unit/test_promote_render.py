@@ -179,6 +179,7 @@ def write_profile(project: Project, name: str, text: str) -> None:
     ("extends: production\ngrafana: {replicas: 0}\n", "`grafana.replicas` is 0"),
     ("extends: production\nloki: {resources: {limits: {memory: lots}}}\n", "`loki.resources.limits.memory` is 'lots'"),
     ("extends: production\nurls: {runbooks: runbooks.example}\n", "`urls.runbooks` is 'runbooks.example'"),
+    ("extends: production\nkubernetes_version: '1.99'\n", "`kubernetes_version` 1.99 has no schemas"),
     ("extends: broken\n", "profiles extend each other in a loop"),
     ("extends: nowhere\n", "no profile 'nowhere'"),
     ("- a list\n", "must be a map"),
