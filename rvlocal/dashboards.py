@@ -175,6 +175,19 @@ def known_metrics(project: Project) -> set[str]:
     return backend_metric_names() | recorded_names(project) | PROMETHEUS_MADE | set(COMPONENT_METRICS)
 
 
+LABEL_VALUES = re.compile(r"label_values\(\s*([^,)]+),")
+
+
+def variable_selectors(raw: dict) -> list[tuple[str, str]]:
+    """(variable name, series selector) of each label_values() template variable."""
+    out = []
+    for variable in (raw.get("templating") or {}).get("list", []):
+        query = variable.get("query")
+        query = query.get("query", "") if isinstance(query, dict) else str(query or "")
+        out += [(variable.get("name", "?"), m.group(1)) for m in LABEL_VALUES.finditer(query)]
+    return out
+
+
 def static_problems(project: Project, paths: list[Path] | None = None) -> list[Problem]:
     uids = provisioned_uids(project) | BUILTIN_UIDS
     metrics = known_metrics(project)
@@ -202,6 +215,10 @@ def static_problems(project: Project, paths: list[Path] | None = None) -> list[P
             ds = _uid(var.get("datasource"))
             if ds and ds not in uids and not ds.startswith("$"):
                 problems.append(Problem(name, f"variable {var.get('name')}", f"datasource uid {ds!r} is not provisioned"))
+        for var, selector in variable_selectors(d.raw):
+            for metric in sorted(metric_names(selector) - metrics):
+                problems.append(Problem(name, f"variable {var}", f"label_values() reads {metric}, which neither the "
+                                                                 "backend exposes nor a recording rule produces"))
         for p in d.panels:
             where = f'panel {p.id} "{p.title}"'
             if p.id is None:

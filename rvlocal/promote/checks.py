@@ -6,6 +6,7 @@ returns Findings that name the file, the object, the problem and what to do.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -14,10 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import kubernetes_validate
 import pydantic
-from cloudcoil.models.prometheus_operator import v1 as operator_v1
-from cloudcoil.models.prometheus_operator import v1alpha1 as operator_v1alpha1
 from python_on_whales import DockerClient
 
 from rvlocal import checks as local_checks
@@ -60,9 +58,13 @@ class Finding:
 # --- schemas ----------------------------------------------------------------------------------
 
 def _operator_model(doc: dict):
+    """The operator kind's model (generated from its CRD), or None. Imported here: the models
+    take seconds to import, which no other command should pay."""
     group, _, version = str(doc.get("apiVersion", "")).partition("/")
-    module = {"v1": operator_v1, "v1alpha1": operator_v1alpha1}.get(version)
-    return getattr(module, str(doc.get("kind")), None) if group == OPERATOR_GROUP and module else None
+    if group != OPERATOR_GROUP or version not in ("v1", "v1alpha1"):
+        return None
+    module = importlib.import_module(f"cloudcoil.models.prometheus_operator.{version}")
+    return getattr(module, str(doc.get("kind")), None)
 
 
 def _unknown_fields(given, kept, path: str = "") -> list[str]:
@@ -82,6 +84,7 @@ def _unknown_fields(given, kept, path: str = "") -> list[str]:
 def schemas(bundle: Bundle, kubernetes_version: str) -> list[Finding]:
     """Core kinds against Kubernetes' schemas (kubernetes-validate, strict); the operator's kinds
     against models generated from its CRDs (cloudcoil-models-prometheus-operator)."""
+    import kubernetes_validate  # seconds to import: only when checking
     found = []
     for f, doc in bundle.manifests():
         name = object_name(doc)
@@ -302,9 +305,6 @@ def metrics_exist(bundle: Bundle, project: Project) -> list[Finding]:
     return found
 
 
-LABEL_VALUES = re.compile(r"label_values\(\s*([^,)]+),")
-
-
 def _variable_queries(bundle: Bundle):
     """(file, ConfigMap, variable name, series selector) of each label_values() variable."""
     for f, doc in bundle.manifests():
@@ -314,11 +314,8 @@ def _variable_queries(bundle: Bundle):
                     board = json.loads(text)
                 except ValueError:
                     continue
-                for variable in (board.get("templating") or {}).get("list", []):
-                    query = variable.get("query")
-                    query = query.get("query", "") if isinstance(query, dict) else str(query or "")
-                    for m in LABEL_VALUES.finditer(query):
-                        yield f, doc, variable.get("name", "?"), m.group(1)
+                for variable, selector in dashboards.variable_selectors(board):
+                    yield f, doc, variable, selector
 
 
 # --- secrets and laptop addresses -------------------------------------------------------------

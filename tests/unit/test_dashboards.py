@@ -57,6 +57,8 @@ def test_good_fixture_passes(project):
     ("duplicate-panel-id", 'duplicate-panel-id.json: panel 2: panel id used more than once'),
     ("unknown-datasource", 'unknown-datasource.json: panel 2 "Requests": datasource uid \'thanos\' is not provisioned'),
     ("unknown-metric", 'unknown-metric.json: panel 2 "Requests": target B uses receipt_vault_uploads_total, which neither'),
+    ("unknown-variable-metric", "unknown-variable-metric.json: variable service: label_values() reads "
+                                "receipt_vault_request_total"),
     ("not-json", "not-json.json: not valid JSON"),
     ("too-big", "over the 262144-byte limit"),
 ])
