@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import secrets
 
 import pytest
 
@@ -122,13 +123,15 @@ def _slack_url(b):
     config = doc(b, KPS)["alertmanager"]["config"]
     slack = next(r for r in config["receivers"] if r["name"] == "slack-critical")["slack_configs"][0]
     del slack["api_url_file"]
-    slack["api_url"] = "https://hooks.slack.com/services/T0000/B0000/abcdefabcdef"
+    # A webhook-shaped URL made up at run time: nothing credential-shaped is committed.
+    team, channel, token = secrets.token_hex(4).upper(), secrets.token_hex(4).upper(), secrets.token_urlsafe(18)
+    slack["api_url"] = f"https://hooks.slack.com/services/T{team}/B{channel}/{token}"
 
 
 def _literal_routing_key(b):
     pd = doc(b, KPS)["alertmanager"]["config"]["receivers"][0]["pagerduty_configs"][0]
     del pd["routing_key_file"]
-    pd["routing_key"] = "0123456789abcdef0123456789abcdef"
+    pd["routing_key"] = secrets.token_hex(16)
 
 
 def _secret_object(b):
@@ -138,7 +141,7 @@ def _secret_object(b):
 
 
 def _grafana_password_env(b):
-    doc(b, KPS)["grafana"]["env"]["GF_SECURITY_ADMIN_PASSWORD"] = "hunter2hunter2"
+    doc(b, KPS)["grafana"]["env"]["GF_SECURITY_ADMIN_PASSWORD"] = secrets.token_urlsafe(12)
 
 
 def _laptop_link(b):

@@ -4,6 +4,7 @@ across restarts, rejected like the real integrations would, and drawn for people
 from __future__ import annotations
 
 import json
+import secrets
 
 import pytest
 from fastapi.testclient import TestClient
@@ -22,7 +23,7 @@ SLACK = {
     }],
 }
 PAGERDUTY = {
-    "routing_key": "0123456789abcdef0123456789abcdef", "event_action": "trigger", "dedup_key": "abc123",
+    "routing_key": secrets.token_hex(16), "event_action": "trigger", "dedup_key": "abc123",
     "payload": {"summary": "[FIRING] ServiceDown on receipt-vault-backend: receipt-vault-backend is down",
                 "source": "Receipt Vault Alertmanager", "severity": "critical",
                 "custom_details": {"alertname": "ServiceDown", "service": "receipt-vault-backend",
