@@ -78,7 +78,7 @@ def promote(env: str = typer.Option(..., "--env", "-e", help="Profile in profile
     findings = checks.run(judged, project, profile, docker, prometheus_image, alertmanager_image, log=say)
     if judged is not rendered:
         findings += checks.stale(judged, rendered)
-    _print_findings(findings, checks.CHECKS if judged is not rendered else checks.CHECKS[:-1])
+    _print_findings(findings, checks.FOLDER_CHECKS if judged is not rendered else checks.CHECKS)
     if findings:
         written = "nothing was written" if not check_only else f"{out} would break in the cluster"
         raise RvlocalError(f"{len(findings)} pre-promotion check(s) failed; {written}.",

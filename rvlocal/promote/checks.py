@@ -22,12 +22,14 @@ from rvlocal import checks as local_checks
 from rvlocal import dashboards, rules, state, yamlout
 from rvlocal.backend.metrics import HISTOGRAM_BUCKETS
 from rvlocal.dashboards import CONFIGMAP_LIMIT
+from rvlocal.errors import RvlocalError
 from rvlocal.project import Project
 from rvlocal.promote.bundle import Bundle, File, object_name
 from rvlocal.promote.helm_values import SECRETS_DIR, TEMPLATES_DIR, secret_keys
 from rvlocal.promote.localize import Localizer, local_urls
 from rvlocal.promote.manifests import GRAFANA_PODS, PROMETHEUS_PODS, SOURCE_ANNOTATION
 from rvlocal.promote.profile import Profile
+from rvlocal.promote.tree import leaves
 
 OPERATOR_GROUP = "monitoring.coreos.com"
 # Fields of Alertmanager receivers (and Grafana settings) that hold a credential when literal.
@@ -212,18 +214,24 @@ def _rules(bundle: Bundle):
                     yield f, doc, rule
 
 
-def _panel_queries(bundle: Bundle):
+def _dashboards(bundle: Bundle):
+    """(file, ConfigMap, dashboard JSON text) of every dashboard ConfigMap."""
     for f, doc in bundle.manifests():
-        if doc.get("kind") == "ConfigMap" and (doc.get("metadata") or {}).get("labels", {}).get("grafana_dashboard") == "1":
+        if doc.get("kind") == "ConfigMap" and ((doc.get("metadata") or {}).get("labels") or {}).get("grafana_dashboard") == "1":
             for key, text in (doc.get("data") or {}).items():
-                try:
-                    board = dashboards.parse(text, Path(key))
-                except ValueError:
-                    continue
-                for panel in board.panels:
-                    for target in panel.targets:
-                        if target.datasource == "prometheus" and target.expr:
-                            yield f, doc, panel, target
+                yield f, doc, key, text
+
+
+def _panel_queries(bundle: Bundle):
+    for f, doc, key, text in _dashboards(bundle):
+        try:
+            board = dashboards.parse(text, Path(key))
+        except ValueError:
+            continue
+        for panel in board.panels:
+            for target in panel.targets:
+                if target.datasource == "prometheus" and target.expr:
+                    yield f, doc, panel, target
 
 
 def _rule_name(rule: dict) -> str:
@@ -257,11 +265,9 @@ def bucket_boundaries(bundle: Bundle, histograms: dict[str, tuple[float, ...]] |
         if "alert" in rule and "histogram_quantile" in expr:
             try:
                 threshold = rules.split_threshold(expr)
-            except Exception:  # noqa: BLE001 — no top-level comparison: nothing to check
+            except RvlocalError:  # no top-level comparison with a number: nothing to check
                 continue
-            names = [m.group(1) for m in BUCKET_SELECTOR.finditer(threshold.lhs)] + \
-                re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\b", threshold.lhs)
-            for name in dict.fromkeys(names):
+            for name in dict.fromkeys(re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)_bucket\b", threshold.lhs)):
                 if name in histograms and threshold.value not in histograms[name]:
                     found.append(Finding("buckets", f.path, obj, f"compares a quantile of {name} with {_g(threshold.value)}, "
                                          f"which is not one of its buckets ({', '.join(_g(b) for b in histograms[name])})", fix))
@@ -307,15 +313,13 @@ def metrics_exist(bundle: Bundle, project: Project) -> list[Finding]:
 
 def _variable_queries(bundle: Bundle):
     """(file, ConfigMap, variable name, series selector) of each label_values() variable."""
-    for f, doc in bundle.manifests():
-        if doc.get("kind") == "ConfigMap" and (doc.get("metadata") or {}).get("labels", {}).get("grafana_dashboard") == "1":
-            for text in (doc.get("data") or {}).values():
-                try:
-                    board = json.loads(text)
-                except ValueError:
-                    continue
-                for variable, selector in dashboards.variable_selectors(board):
-                    yield f, doc, variable, selector
+    for f, doc, _key, text in _dashboards(bundle):
+        try:
+            board = json.loads(text)
+        except ValueError:
+            continue
+        for variable, selector in dashboards.variable_selectors(board):
+            yield f, doc, variable, selector
 
 
 # --- secrets and laptop addresses -------------------------------------------------------------
@@ -331,17 +335,6 @@ def local_secret_values(project: Project) -> dict[str, str]:
             if len(value) >= 8:
                 values[value] = str(path.relative_to(project.root))
     return values
-
-
-def _walk(data, path: str = ""):
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from _walk(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from _walk(v, f"{path}[{i}]")
-    else:
-        yield path, data
 
 
 def secrets(bundle: Bundle, project: Project) -> list[Finding]:
@@ -361,7 +354,7 @@ def secrets(bundle: Bundle, project: Project) -> list[Finding]:
         for doc in f.documents:
             if doc.get("kind") == "Secret" and (doc.get("data") or doc.get("stringData")):
                 found.append(Finding("secrets", f.path, object_name(doc), "is a Secret with its values", fix))
-            for where, value in _walk(doc):
+            for where, value in leaves(doc):
                 key = re.split(r"[.\[]", where)[-1]
                 literal = isinstance(value, str) and value and "{{" not in value
                 if literal and (key in SECRET_KEYS or SECRET_ENV.search(key)) and not key.endswith("_file"):
@@ -497,8 +490,8 @@ def amtool(bundle: Bundle, project: Project, profile: Profile, docker: DockerCli
 
 # --- all ------------------------------------------------------------------------------------------
 
-CHECKS = ("schema", "selectors", "size", "buckets", "metrics", "secrets", "urls", "network", "promtool", "amtool",
-          "stale")
+CHECKS = ("schema", "selectors", "size", "buckets", "metrics", "secrets", "urls", "network", "promtool", "amtool")
+FOLDER_CHECKS = (*CHECKS, "stale")  # judging a folder also compares it with a fresh rendering
 
 
 def stale(judged: Bundle, rendered: Bundle) -> list[Finding]:

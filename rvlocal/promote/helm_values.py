@@ -10,6 +10,7 @@ from rvlocal.promote.local import LocalStack
 from rvlocal.promote.localize import Localizer, local_urls
 from rvlocal.promote.manifests import GRAFANA_PODS
 from rvlocal.promote.profile import Profile
+from rvlocal.promote.tree import map_strings
 
 SECRETS_DIR = "/etc/alertmanager/secrets"   # where the local config reads receivers' files
 TEMPLATES_DIR = "/etc/alertmanager/config"  # where kube-prometheus-stack mounts templateFiles
@@ -119,12 +120,8 @@ def kube_prometheus_stack(local: LocalStack, profile: Profile, localize: Localiz
 def loki(local: LocalStack, profile: Profile) -> dict:
     """Monolithic (SingleBinary) Loki on a filesystem volume, with the local schema, limits and
     compactor; retention from the profile."""
-    def on_volume(data):
-        if isinstance(data, str):
-            return data.replace(*LOKI_DATA) if data.startswith(LOKI_DATA[0]) else data
-        if isinstance(data, dict):
-            return {k: on_volume(v) for k, v in data.items()}
-        return [on_volume(v) for v in data] if isinstance(data, list) else data
+    def on_volume(path: str) -> str:
+        return path.replace(*LOKI_DATA) if path.startswith(LOKI_DATA[0]) else path
 
     config = local.loki
     limits = {**config.get("limits_config", {}), "retention_period": profile["loki"]["retention"]}
@@ -138,7 +135,7 @@ def loki(local: LocalStack, profile: Profile) -> dict:
             "storage": {"type": "filesystem"},
             "schemaConfig": config["schema_config"],
             "limits_config": limits,
-            "compactor": on_volume(config.get("compactor", {})),
+            "compactor": map_strings(config.get("compactor", {}), on_volume),
             "analytics": config.get("analytics", {}),
         },
         "singleBinary": {"replicas": 1, "resources": profile["loki"]["resources"],

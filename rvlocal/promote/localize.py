@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rvlocal.project import Project
 from rvlocal.promote.profile import Profile
+from rvlocal.promote.tree import leaves, map_strings
 
 # Hosts that only mean something on the laptop or inside the compose network.
 LOCAL_HOST = re.compile(r"https?://(127\.0\.0\.1|localhost|alert-sink|backend)(:\d+)?[/\w.?=&%-]*")
@@ -49,13 +50,7 @@ class Localizer:
 
     def apply(self, data):
         """`data` with every string swapped (maps and lists walked; keys kept)."""
-        if isinstance(data, str):
-            return self.text(data)
-        if isinstance(data, dict):
-            return {k: self.apply(v) for k, v in data.items()}
-        if isinstance(data, list):
-            return [self.apply(v) for v in data]
-        return data
+        return map_strings(data, self.text)
 
 
 def _slash(url: str) -> str:
@@ -64,13 +59,4 @@ def _slash(url: str) -> str:
 
 def local_urls(data) -> list[str]:
     """Every laptop-only URL in `data` (strings anywhere inside)."""
-    found: list[str] = []
-    if isinstance(data, str):
-        found.extend(m.group(0) for m in LOCAL_HOST.finditer(data))
-    elif isinstance(data, dict):
-        for v in data.values():
-            found.extend(local_urls(v))
-    elif isinstance(data, list):
-        for v in data:
-            found.extend(local_urls(v))
-    return found
+    return [m.group(0) for _, value in leaves(data) if isinstance(value, str) for m in LOCAL_HOST.finditer(value)]
